@@ -1,0 +1,1 @@
+"""The dataset job; run as `python -m components.dataset`."""

@@ -1,0 +1,1 @@
+"""The deploy job; run as `python -m components.deploy`."""

@@ -1,0 +1,1 @@
+"""The etl job; run as `python -m components.etl`."""

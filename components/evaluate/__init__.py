@@ -1,0 +1,1 @@
+"""The evaluate job; run as `python -m components.evaluate`."""

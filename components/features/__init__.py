@@ -1,0 +1,1 @@
+"""The features job; run as `python -m components.features`."""

@@ -1,0 +1,1 @@
+"""The train job; run as `python -m components.train`."""

@@ -1,0 +1,152 @@
+"""Model of definitions/environments/<env>.yaml: where and with what a pipeline runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sm_pipelines import limits
+
+_ACCOUNT = r"^\d{12}$"
+_REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$"
+_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_INSTANCE = r"^(ml\.[a-z0-9]+\.[a-z0-9]+|local)$"
+_ENV_VAR = r"^[A-Z_][A-Z0-9_]*$"
+
+
+# What each pattern means, so an error says what was expected rather than quoting a regex.
+PATTERN_HINTS = {
+    _ACCOUNT: "a 12-digit AWS account id in quotes",
+    _REGION: "an AWS region such as eu-west-1",
+    _ROLE_ARN: "an IAM role ARN such as arn:aws:iam::123456789012:role/name",
+    _BUCKET: "an S3 bucket name (3-63 of a-z 0-9 . -)",
+    limits.PIPELINE_NAME_PATTERN: "letters, digits and single hyphens, starting alphanumeric",
+    limits.STEP_NAME_PATTERN: "letters, digits, - and _",
+    limits.STEP_DISPLAY_NAME_PATTERN: "1-64 letters, digits, - and _ (SageMaker allows no spaces)",
+    limits.PIPELINE_DISPLAY_NAME_PATTERN: "letters, digits, hyphens (SageMaker allows no spaces)",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ImageSpec(Strict):
+    """An image as a full URI, or as an ECR repository (+ tag) in the environment's account."""
+
+    uri: str | None = None
+    repository: str | None = None
+    tag: str = "latest"
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ImageSpec:
+        if (self.uri is None) == (self.repository is None):
+            raise ValueError("give exactly one of 'uri' or 'repository'")
+        return self
+
+
+class SecretSpec(Strict):
+    """Where a secret lives in AWS; only the reference is ever written to a definition."""
+
+    secrets_manager: str | None = None
+    ssm: str | None = None
+    json_key: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SecretSpec:
+        if (self.secrets_manager is None) == (self.ssm is None):
+            raise ValueError("give exactly one of 'secrets_manager' or 'ssm'")
+        return self
+
+    @property
+    def reference(self) -> str:
+        """What jobs receive in `<NAME>_SECRET`: 'secretsmanager:<id>[#key]' or 'ssm:<name>'."""
+        if self.secrets_manager is not None:
+            suffix = f"#{self.json_key}" if self.json_key else ""
+            return f"secretsmanager:{self.secrets_manager}{suffix}"
+        return f"ssm:{self.ssm}"
+
+
+class LocalSettings(Strict):
+    """How the Docker-free executor stands in for containers on this machine."""
+
+    interpreters: dict[str, str] = Field(default_factory=dict)
+    state_dir: str = ".sm-local"
+
+
+class EnvironmentConfig(Strict):
+    name: str
+    kind: Literal["aws", "local"] = "aws"
+    account_id: str = Field(pattern=_ACCOUNT)
+    region: str = Field(pattern=_REGION)
+    role_arn: str = Field(pattern=_ROLE_ARN)
+    bucket: str = Field(pattern=_BUCKET)
+    prefix: str = Field(default="llm-twin", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$")
+    images: dict[str, ImageSpec]
+    instance_types: dict[str, str]
+    model_package_group: str = Field(
+        default="llm-twin", max_length=limits.MODEL_PACKAGE_GROUP_NAME_MAX
+    )
+    endpoint_name: str = Field(default="llm-twin", max_length=limits.JOB_NAME_MAX)
+    use_spot_training: bool = False
+    secrets: dict[str, SecretSpec] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=dict)
+    parameter_defaults: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    local: LocalSettings | None = None
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, instance in value.items():
+            if not re.match(_INSTANCE, instance):
+                raise ValueError(
+                    f"instance type {key!r} is {instance!r}; expected 'ml.<family>.<size>' "
+                    "(for example ml.m5.xlarge)"
+                )
+        return value
+
+    @field_validator("secrets", "variables")
+    @classmethod
+    def _env_names(cls, value: dict) -> dict:
+        for key in value:
+            if not re.match(_ENV_VAR, key):
+                raise ValueError(f"{key!r} is not an environment variable name (A-Z, 0-9, _)")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > limits.TAGS_PER_RESOURCE_MAX:
+            raise ValueError(f"{len(value)} tags; SageMaker allows {limits.TAGS_PER_RESOURCE_MAX}")
+        for key, tag_value in value.items():
+            if len(key) > limits.TAG_KEY_MAX or key.lower().startswith("aws:"):
+                raise ValueError(f"tag key {key!r} is over 128 characters or starts with 'aws:'")
+            if len(tag_value) > limits.TAG_VALUE_MAX:
+                raise ValueError(f"tag {key!r} value is over 256 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EnvironmentConfig:
+        if self.account_id not in self.role_arn:
+            raise ValueError(
+                f"role_arn {self.role_arn!r} is not in account {self.account_id}; "
+                "the execution role must live in the environment's account"
+            )
+        return self
+
+    def image_uri(self, key: str) -> str:
+        spec = self.images[key]
+        if spec.uri is not None:
+            return spec.uri
+        host = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
+        return f"{host}/{spec.repository}:{spec.tag}"
+
+    def instance_type(self, key: str) -> str:
+        return self.instance_types.get(key, key)
+
+    def s3_uri(self, *parts: str) -> str:
+        return "s3://" + "/".join([self.bucket, self.prefix, *[p.strip("/") for p in parts]])

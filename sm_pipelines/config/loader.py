@@ -1,0 +1,270 @@
+"""Load and cross-check everything under definitions/, reporting each mistake as one line."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sm_pipelines.config import pipeline as pipeline_models
+from sm_pipelines.config.environment import PATTERN_HINTS, EnvironmentConfig
+from sm_pipelines.config.pipeline import PipelineConfig, type_problem
+from sm_pipelines.config.references import check_pipeline_references
+from sm_pipelines.config.yaml_source import FieldPath, YamlDocument, load_yaml
+from sm_pipelines.errors import DefinitionError, UserError
+
+
+class DefinitionErrors(UserError):
+    """Several DefinitionErrors, printed one per line, sorted by file and line."""
+
+    def __init__(self, errors: list[DefinitionError]) -> None:
+        self.errors = sorted(errors, key=lambda e: (e.file, e.line or 0, e.field))
+        super().__init__("\n".join(e.render() for e in self.errors))
+
+
+@dataclass
+class Definitions:
+    """Everything under definitions/, validated, with the documents kept for error locations."""
+
+    root: Path
+    environments: dict[str, EnvironmentConfig] = field(default_factory=dict)
+    pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
+    documents: dict[str, YamlDocument] = field(default_factory=dict)
+
+    @property
+    def project_root(self) -> Path:
+        return self.root.parent
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        if name not in self.environments:
+            known = ", ".join(sorted(self.environments)) or "none"
+            raise DefinitionError(
+                self.root / "environments" / f"{name}.yaml",
+                f"environment {name!r} does not exist; known environments: {known}",
+            )
+        return self.environments[name]
+
+    def pipeline(self, name: str) -> PipelineConfig:
+        if name not in self.pipelines:
+            known = ", ".join(sorted(self.pipelines)) or "none"
+            raise DefinitionError(
+                self.root / "pipelines" / f"{name}.yaml",
+                f"pipeline {name!r} does not exist; known pipelines: {known}",
+            )
+        return self.pipelines[name]
+
+
+def _all_field_names() -> set[str]:
+    names: set[str] = set()
+    for module in (pipeline_models,):
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, BaseModel):
+                for name, info in obj.model_fields.items():
+                    names.add(info.alias or name)
+    names.update(EnvironmentConfig.model_fields)
+    return names
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else f"a {type(value).__name__}"
+    )
+
+
+def _describe(error: dict[str, Any], key: Any) -> str:
+    kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
+    expected = {
+        "string_type": "a string",
+        "int_type": "an integer",
+        "float_type": "a number",
+        "bool_type": "true or false",
+        "dict_type": "a mapping",
+        "model_type": "a mapping",
+        "model_attributes_type": "a mapping",
+        "list_type": "a list",
+    }.get(kind)
+    if expected:
+        return f"expected {expected}, got {_type_name(given)}"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(key), sorted(_all_field_names()), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}, got {given!r}"
+    if kind == "string_pattern_mismatch":
+        hint = PATTERN_HINTS.get(ctx.get("pattern"), f"a value matching {ctx.get('pattern')}")
+        return f"expected {hint}, got {given!r}"
+    if kind == "string_too_long":
+        return f"is {len(given)} characters; the limit is {ctx.get('max_length')}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"{given!r} is below the minimum {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"{given!r} is above the maximum {ctx.get('le', ctx.get('lt'))}"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "union_tag_invalid":
+        return f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return f"missing '{ctx.get('discriminator', 'kind').strip(chr(39))}' field"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return error["msg"]
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
+    """Map a pydantic location onto the YAML, dropping union tags that are not real keys."""
+    path: list[str | int] = []
+    node = data
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_dict or in_list:
+            path.append(part)
+            node = node[part]
+        elif last and isinstance(node, dict):
+            path.append(part)
+    return tuple(path)
+
+
+def validate_model(model: type[BaseModel], doc: YamlDocument) -> tuple[Any, list[DefinitionError]]:
+    try:
+        return model.model_validate(doc.data), []
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors():
+            path = _data_path(doc.data, tuple(error["loc"]))
+            key = error["loc"][-1] if error["loc"] else ""
+            errors.append(doc.error(path, _describe(error, key)))
+        return None, _dedupe(errors)
+
+
+def _dedupe(errors: list[DefinitionError]) -> list[DefinitionError]:
+    seen: dict[str, DefinitionError] = {}
+    for error in errors:
+        seen.setdefault(error.render(), error)
+    return list(seen.values())
+
+
+def _check_environment_against_pipelines(
+    env: EnvironmentConfig,
+    env_doc: YamlDocument,
+    pipelines: dict[str, tuple[PipelineConfig, YamlDocument]],
+) -> list[DefinitionError]:
+    errors: list[DefinitionError] = []
+    env_file = env_doc.path.name
+    for pipeline, doc in pipelines.values():
+        for index, step in enumerate(pipeline.steps):
+            where: FieldPath = ("steps", index)
+            image = getattr(step, "image", None)
+            if image is not None and image not in env.images:
+                have = ", ".join(sorted(env.images)) or "none"
+                errors.append(
+                    doc.error(
+                        (*where, "image"),
+                        f"image {image!r} is not defined in {env_file} images (have: {have})",
+                    )
+                )
+            instance_keys = [("instance_type", getattr(step, "instance_type", None))]
+            for i, key in enumerate(getattr(step, "inference_instance_types", [])):
+                instance_keys.append((("inference_instance_types", i), key))
+            for field_name, key in instance_keys:
+                if key is None or key.startswith("ml.") or key in env.instance_types:
+                    continue
+                have = ", ".join(sorted(env.instance_types)) or "none"
+                path = (*where, *(field_name if isinstance(field_name, tuple) else (field_name,)))
+                errors.append(
+                    doc.error(
+                        path,
+                        f"instance type {key!r} is not defined in {env_file} instance_types "
+                        f"(have: {have}) and is not an ml.* type",
+                    )
+                )
+            if env.kind == "aws":
+                for i, secret in enumerate(getattr(step, "secrets", [])):
+                    if secret not in env.secrets:
+                        errors.append(
+                            doc.error(
+                                (*where, "secrets", i),
+                                f"secret {secret!r} has no reference in {env_file} secrets",
+                            )
+                        )
+    for pipeline_name, overrides in env.parameter_defaults.items():
+        if pipeline_name not in pipelines:
+            errors.append(
+                env_doc.error(
+                    ("parameter_defaults", pipeline_name),
+                    f"no pipeline named {pipeline_name!r} (have: {', '.join(sorted(pipelines))})",
+                )
+            )
+            continue
+        pipeline = pipelines[pipeline_name][0]
+        for param, value in overrides.items():
+            path = ("parameter_defaults", pipeline_name, param)
+            spec = pipeline.parameters.get(param)
+            if spec is None:
+                have = ", ".join(sorted(pipeline.parameters)) or "none"
+                errors.append(
+                    env_doc.error(
+                        path, f"{pipeline_name} has no parameter {param!r} (have: {have})"
+                    )
+                )
+            elif problem := type_problem(spec.type, value):
+                errors.append(env_doc.error(path, problem))
+            elif spec.enum and value not in spec.enum:
+                errors.append(env_doc.error(path, f"{value!r} is not one of {spec.enum}"))
+    return errors
+
+
+def load_definitions(root: Path) -> Definitions:
+    """Load definitions/ (environments/*.yaml, pipelines/*.yaml) or raise DefinitionErrors."""
+    if not root.is_dir():
+        raise DefinitionError(root, "definitions folder not found")
+    errors: list[DefinitionError] = []
+    definitions = Definitions(root=root)
+    pipelines: dict[str, tuple[PipelineConfig, YamlDocument]] = {}
+    environments: dict[str, tuple[EnvironmentConfig, YamlDocument]] = {}
+    for kind, model, store in (
+        ("pipelines", PipelineConfig, pipelines),
+        ("environments", EnvironmentConfig, environments),
+    ):
+        for path in sorted((root / kind).glob("*.y*ml")):
+            rel = path.relative_to(root.parent)
+            try:
+                doc = load_yaml(path)
+            except DefinitionError as exc:
+                exc.file = str(rel)
+                errors.append(DefinitionError(rel, exc.message, exc.field, exc.line))
+                continue
+            doc.path = rel
+            config, problems = validate_model(model, doc)
+            errors.extend(problems)
+            if config is None:
+                continue
+            if config.name != path.stem:
+                errors.append(
+                    doc.error(
+                        ("name",),
+                        f"is {config.name!r} but the file is {path.name}; "
+                        f"name the file {config.name}.yaml",
+                    )
+                )
+                continue
+            store[config.name] = (config, doc)
+            definitions.documents[f"{kind}/{config.name}"] = doc
+    for pipeline, doc in pipelines.values():
+        errors.extend(check_pipeline_references(pipeline, doc, root.parent))
+    for env, doc in environments.values():
+        errors.extend(_check_environment_against_pipelines(env, doc, pipelines))
+    if errors:
+        raise DefinitionErrors(_dedupe(errors))
+    definitions.pipelines = {name: cfg for name, (cfg, _) in pipelines.items()}
+    definitions.environments = {name: cfg for name, (cfg, _) in environments.items()}
+    return definitions

@@ -1,0 +1,51 @@
+"""An offline SageMaker session: builds definitions with zero AWS calls and no telemetry.
+
+The SDK (2.257) otherwise sends a telemetry GET on every job-step build and resolves AWS
+credentials when an Estimator creates its TensorBoard helper client (probing the instance
+metadata endpoint). Both are switched off here, only for the duration of a build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from unittest import mock
+
+if TYPE_CHECKING:
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+# Static placeholder credentials: the session signs nothing during a build, but botocore wants
+# credentials to exist rather than search the machine for them.
+_OFFLINE_CREDENTIALS = {"aws_access_key_id": "offline-build", "aws_secret_access_key": "unused"}
+
+
+def _no_telemetry(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
+    import boto3
+    import sagemaker.telemetry.telemetry_logging as telemetry
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    quiet = [logging.getLogger(name) for name in ("sagemaker", "sagemaker.workflow.utilities")]
+    levels = [logger.level for logger in quiet]
+    with (
+        mock.patch.dict(os.environ, {"AWS_EC2_METADATA_DISABLED": "true"}),
+        mock.patch.object(telemetry, "_send_telemetry_request", _no_telemetry),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
+        try:
+            boto_session = boto3.Session(region_name=region, **_OFFLINE_CREDENTIALS)
+            yield PipelineSession(boto_session=boto_session, default_bucket=bucket)
+        finally:
+            for logger, level in zip(quiet, levels, strict=True):
+                logger.setLevel(level)
