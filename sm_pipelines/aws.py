@@ -54,6 +54,9 @@ def is_not_found(exc: Exception) -> bool:
         return False
     error = exc.response.get("Error", {})
     code = error.get("Code", "")
+    message = error.get("Message", "")
+    # AWS says ResourceNotFound; moto says ValidationException "Could not find pipeline".
     return code in ("ResourceNotFound", "NoSuchKey", "404", "NotFound") or (
-        code == "ValidationException" and "does not exist" in error.get("Message", "")
+        code == "ValidationException"
+        and ("does not exist" in message or "Could not find" in message)
     )

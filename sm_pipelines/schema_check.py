@@ -52,11 +52,6 @@ STEP_GAPS: tuple[KnownGap, ...] = (
         "model container environment",
     ),
     KnownGap(("Arguments",), "ModelApprovalStatus", "registration status"),
-    KnownGap(
-        ("Arguments", "InputDataConfig", "*", "DataSource", "S3DataSource"),
-        "S3DataDistributionType",
-        "training channel distribution",
-    ),
     KnownGap(("Arguments",), "SkipModelValidation", "model registration"),
     KnownGap(("RetryPolicies", "*"), "ExceptionType", "the SDK emits a list of types", "list"),
     KnownGap(

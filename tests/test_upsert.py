@@ -1,0 +1,204 @@
+"""Upsert, diff and code upload against moto: in process, and through a loopback moto_server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sm_pipelines.cli import main
+from sm_pipelines.code_bundle import collect_bundle
+
+STAGING_BUCKET = "llm-twin-staging-artifacts"
+REGION = "eu-west-1"
+
+
+def _create_bucket() -> None:
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=STAGING_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+
+
+def _upsert(project: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    code = main(["--definitions", str(project / "definitions"), "upsert", "--env", "staging"])
+    return code, capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_upsert_creates_then_reports_unchanged_then_updates(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with mock_aws():
+        _create_bucket()
+        assert main(["--definitions", str(project / "definitions"), "build"]) == 0
+        capsys.readouterr()
+
+        code, lines = _upsert(project, capsys)
+        assert code == 0
+        assert lines[0].startswith("code: uploaded ")
+        assert lines[1:] == ["llm-twin-ct: created"]
+
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        described = sagemaker.describe_pipeline(PipelineName="llm-twin-ct")
+        compiled = project / "definitions/compiled/staging/llm-twin-ct.json"
+        assert described["PipelineDefinition"] == compiled.read_text(encoding="utf-8")
+        assert described["RoleArn"] == (
+            "arn:aws:iam::111122223333:role/llm-twin-staging-sagemaker-execution"
+        )
+        assert described["PipelineDisplayName"] == "LLM-Twin-continuous-training"
+        tags = sagemaker.list_tags(ResourceArn=described["PipelineArn"])["Tags"]
+        assert {"Key": "environment", "Value": "staging"} in tags
+        assert {"Key": "sm-pipelines:managed-by", "Value": "sm-pipelines"} in tags
+
+        code, lines = _upsert(project, capsys)
+        assert (code, lines) == (0, ["code: already present", "llm-twin-ct: unchanged"])
+
+        pipeline_yaml = project / "definitions/pipelines/llm-twin-ct.yaml"
+        text = pipeline_yaml.read_text(encoding="utf-8")
+        assert "default: 0.2\n" in text
+        pipeline_yaml.write_text(text.replace("default: 0.2\n", "default: 0.3\n"), "utf-8")
+        code, lines = _upsert(project, capsys)
+        assert (code, lines) == (0, ["code: already present", "llm-twin-ct: updated (definition)"])
+        deployed = json.loads(
+            sagemaker.describe_pipeline(PipelineName="llm-twin-ct")["PipelineDefinition"]
+        )
+        threshold = next(p for p in deployed["Parameters"] if p["Name"] == "MinAnswerQuality")
+        assert threshold["DefaultValue"] == 0.3
+
+        assert _upsert(project, capsys)[1][1] == "llm-twin-ct: unchanged"
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_code_is_uploaded_under_its_content_hash(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with mock_aws():
+        _create_bucket()
+        assert _upsert(project, capsys)[0] == 0
+        bundle = collect_bundle(project)
+        s3 = boto3.client("s3", region_name=REGION)
+        base = f"llm-twin/code/{bundle.digest}"
+        listed = s3.list_objects_v2(Bucket=STAGING_BUCKET, Prefix=base)["Contents"]
+        keys = {item["Key"] for item in listed}
+        assert f"{base}/sourcedir.tar.gz" in keys
+        for path, data in bundle.files:
+            body = s3.get_object(Bucket=STAGING_BUCKET, Key=f"{base}/src/{path}")["Body"].read()
+            assert body == data
+        tarball = s3.get_object(Bucket=STAGING_BUCKET, Key=f"{base}/sourcedir.tar.gz")
+        assert tarball["Body"].read() == bundle.tarball()
+        definition = json.loads(
+            boto3.client("sagemaker", region_name=REGION).describe_pipeline(
+                PipelineName="llm-twin-ct"
+            )["PipelineDefinition"]
+        )
+        assert f"s3://{STAGING_BUCKET}/{base}/src/" in json.dumps(definition)
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_image_tag_pins_every_ecr_image(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with mock_aws():
+        _create_bucket()
+        args = ["--definitions", str(project / "definitions"), "upsert", "--env", "staging"]
+        assert main([*args, "--image-tag", "abc123"]) == 0
+        capsys.readouterr()
+        text = boto3.client("sagemaker", region_name=REGION).describe_pipeline(
+            PipelineName="llm-twin-ct"
+        )["PipelineDefinition"]
+        assert "llm-twin-processing:abc123" in text
+        assert "llm-twin-training:abc123" in text
+        assert "llm-twin-serving:abc123" in text
+        assert ":latest" not in text
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_diff_is_empty_after_upsert_and_shows_a_change(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    definitions = str(project / "definitions")
+    with mock_aws():
+        _create_bucket()
+        assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 1
+        assert "not deployed" in capsys.readouterr().out
+        assert _upsert(project, capsys)[0] == 0
+        assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 0
+        assert "no differences" in capsys.readouterr().out
+        env_yaml = project / "definitions/environments/staging.yaml"
+        text = env_yaml.read_text(encoding="utf-8")
+        env_yaml.write_text(text.replace("training: ml.g5.2xlarge", "training: ml.g5.4xlarge"))
+        assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 1
+        out = capsys.readouterr().out
+        assert '-          "InstanceType": "ml.g5.2xlarge"' in out
+        assert '+          "InstanceType": "ml.g5.4xlarge"' in out
+
+
+@pytest.mark.usefixtures("fake_aws")
+def test_missing_bucket_is_one_line_aws_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with mock_aws():
+        code = main(["--definitions", str(project / "definitions"), "upsert", "--env", "staging"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.count("\n") == 1
+    assert err.startswith("error: s3 ")
+    assert "NoSuchBucket" in err or "404" in err
+
+
+def test_upsert_against_moto_server_prints_the_three_states(
+    project: Path, moto_server: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    env.pop("AWS_PROFILE", None)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(
+        Bucket=STAGING_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "sm_pipelines",
+        "--definitions",
+        str(project / "definitions"),
+        "upsert",
+        "--env",
+        "staging",
+    ]
+
+    def run() -> str:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run().splitlines()[1] == "llm-twin-ct: created"
+    pipeline_yaml = project / "definitions/pipelines/llm-twin-ct.yaml"
+    text = pipeline_yaml.read_text(encoding="utf-8")
+    pipeline_yaml.write_text(text.replace("default: 0.2\n", "default: 0.25\n"), "utf-8")
+    assert run().splitlines()[1] == "llm-twin-ct: updated (definition)"
+    assert run().splitlines() == ["code: already present", "llm-twin-ct: unchanged"]
+    sagemaker = boto3.client(
+        "sagemaker",
+        endpoint_url=moto_server,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    described = sagemaker.describe_pipeline(PipelineName="llm-twin-ct")
+    assert '"DefaultValue": 0.25' in described["PipelineDefinition"]
