@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sm_pipelines import limits
 
@@ -28,6 +36,30 @@ PATTERN_HINTS = {
     limits.STEP_DISPLAY_NAME_PATTERN: "1-64 letters, digits, - and _ (SageMaker allows no spaces)",
     limits.PIPELINE_DISPLAY_NAME_PATTERN: "letters, digits, hyphens (SageMaker allows no spaces)",
 }
+
+
+def _instance_type(value: str) -> str:
+    if not re.match(_INSTANCE, value):
+        raise ValueError(f"expected 'ml.<family>.<size>' (for example ml.m5.xlarge), got {value!r}")
+    return value
+
+
+def _env_var_name(value: str) -> str:
+    if not re.match(_ENV_VAR, value):
+        raise ValueError(f"{value!r} is not an environment variable name (A-Z, 0-9, _)")
+    return value
+
+
+def _tag_key(value: str) -> str:
+    if len(value) > limits.TAG_KEY_MAX or value.lower().startswith("aws:"):
+        raise ValueError(f"tag key {value!r} is over 128 characters or starts with 'aws:'")
+    return value
+
+
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+EnvVarName = Annotated[str, AfterValidator(_env_var_name)]
+TagKey = Annotated[str, AfterValidator(_tag_key)]
+TagValue = Annotated[str, Field(max_length=limits.TAG_VALUE_MAX)]
 
 
 class Strict(BaseModel):
@@ -86,57 +118,35 @@ class EnvironmentConfig(Strict):
     bucket: str = Field(pattern=_BUCKET)
     prefix: str = Field(default="llm-twin", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*[A-Za-z0-9]$")
     images: dict[str, ImageSpec]
-    instance_types: dict[str, str]
+    instance_types: dict[str, InstanceType]
     model_package_group: str = Field(
         default="llm-twin", max_length=limits.MODEL_PACKAGE_GROUP_NAME_MAX
     )
     endpoint_name: str = Field(default="llm-twin", max_length=limits.JOB_NAME_MAX)
     use_spot_training: bool = False
-    secrets: dict[str, SecretSpec] = Field(default_factory=dict)
-    variables: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[EnvVarName, SecretSpec] = Field(default_factory=dict)
+    variables: dict[EnvVarName, str] = Field(default_factory=dict)
     parameter_defaults: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict)
     local: LocalSettings | None = None
 
-    @field_validator("instance_types")
+    @field_validator("role_arn")
     @classmethod
-    def _instance_types(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, instance in value.items():
-            if not re.match(_INSTANCE, instance):
-                raise ValueError(
-                    f"instance type {key!r} is {instance!r}; expected 'ml.<family>.<size>' "
-                    "(for example ml.m5.xlarge)"
-                )
-        return value
-
-    @field_validator("secrets", "variables")
-    @classmethod
-    def _env_names(cls, value: dict) -> dict:
-        for key in value:
-            if not re.match(_ENV_VAR, key):
-                raise ValueError(f"{key!r} is not an environment variable name (A-Z, 0-9, _)")
+    def _role_in_account(cls, value: str, info: ValidationInfo) -> str:
+        account = info.data.get("account_id")
+        if account and value.split(":")[4] != account:
+            raise ValueError(
+                f"{value!r} is not in account {account}; the execution role must live in the "
+                "environment's account"
+            )
         return value
 
     @field_validator("tags")
     @classmethod
-    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+    def _tag_count(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) > limits.TAGS_PER_RESOURCE_MAX:
             raise ValueError(f"{len(value)} tags; SageMaker allows {limits.TAGS_PER_RESOURCE_MAX}")
-        for key, tag_value in value.items():
-            if len(key) > limits.TAG_KEY_MAX or key.lower().startswith("aws:"):
-                raise ValueError(f"tag key {key!r} is over 128 characters or starts with 'aws:'")
-            if len(tag_value) > limits.TAG_VALUE_MAX:
-                raise ValueError(f"tag {key!r} value is over 256 characters")
         return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> EnvironmentConfig:
-        if self.account_id not in self.role_arn:
-            raise ValueError(
-                f"role_arn {self.role_arn!r} is not in account {self.account_id}; "
-                "the execution role must live in the environment's account"
-            )
-        return self
 
     def image_uri(self, key: str) -> str:
         spec = self.images[key]

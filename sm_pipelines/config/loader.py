@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from sm_pipelines.config import pipeline as pipeline_models
 from sm_pipelines.config.environment import PATTERN_HINTS, EnvironmentConfig
-from sm_pipelines.config.pipeline import PipelineConfig, type_problem
+from sm_pipelines.config.pipeline import STEP_KINDS, PipelineConfig, type_problem
 from sm_pipelines.config.references import check_pipeline_references
 from sm_pipelines.config.yaml_source import FieldPath, YamlDocument, load_yaml
 from sm_pipelines.errors import DefinitionError, UserError
@@ -69,9 +69,15 @@ def _all_field_names() -> set[str]:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), "null" if value is None else f"a {type(value).__name__}"
-    )
+    names = {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+    }
+    return names.get(type(value), "null" if value is None else f"a {type(value).__name__}")
 
 
 def _describe(error: dict[str, Any], key: Any) -> str:
@@ -118,7 +124,11 @@ def _describe(error: dict[str, Any], key: Any) -> str:
     return error["msg"]
 
 
-def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
+# Tags pydantic puts in an error location for a union member; they are not YAML keys.
+_UNION_TAGS = {*STEP_KINDS, "comparison", "in", "not", "or", "[key]"}
+
+
+def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> FieldPath:
     """Map a pydantic location onto the YAML, dropping union tags that are not real keys."""
     path: list[str | int] = []
     node = data
@@ -129,8 +139,11 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> FieldPath:
         if in_dict or in_list:
             path.append(part)
             node = node[part]
-        elif last and isinstance(node, dict):
+        elif last and isinstance(node, dict) and part not in _UNION_TAGS:
             path.append(part)
+    tag_error = kind in ("union_tag_invalid", "union_tag_not_found")
+    if tag_error and isinstance(node, dict) and "kind" in node:
+        path.append("kind")
     return tuple(path)
 
 
@@ -140,7 +153,7 @@ def validate_model(model: type[BaseModel], doc: YamlDocument) -> tuple[Any, list
     except ValidationError as exc:
         errors = []
         for error in exc.errors():
-            path = _data_path(doc.data, tuple(error["loc"]))
+            path = _data_path(doc.data, tuple(error["loc"]), error["type"])
             key = error["loc"][-1] if error["loc"] else ""
             errors.append(doc.error(path, _describe(error, key)))
         return None, _dedupe(errors)
@@ -153,50 +166,77 @@ def _dedupe(errors: list[DefinitionError]) -> list[DefinitionError]:
     return list(seen.values())
 
 
-def _check_environment_against_pipelines(
-    env: EnvironmentConfig,
-    env_doc: YamlDocument,
+def _missing_in(
+    doc: YamlDocument, path: FieldPath, what: str, section: str, missing: dict[str, list[str]]
+) -> DefinitionError:
+    """One error for a key that some environments lack; `missing` maps file -> keys it has."""
+    if len(missing) == 1:
+        ((env_file, have),) = missing.items()
+        return doc.error(
+            path,
+            f"{what} is not defined in {env_file} {section} (have: {', '.join(have) or 'none'})",
+        )
+    return doc.error(path, f"{what} is not defined in {section} of {', '.join(sorted(missing))}")
+
+
+def _check_steps_against_environments(
     pipelines: dict[str, tuple[PipelineConfig, YamlDocument]],
+    environments: dict[str, tuple[EnvironmentConfig, YamlDocument]],
 ) -> list[DefinitionError]:
+    """Images, instance types and secrets a step names must exist in every environment."""
     errors: list[DefinitionError] = []
-    env_file = env_doc.path.name
+    envs = [(env, doc.path.name) for env, doc in environments.values()]
     for pipeline, doc in pipelines.values():
         for index, step in enumerate(pipeline.steps):
             where: FieldPath = ("steps", index)
             image = getattr(step, "image", None)
-            if image is not None and image not in env.images:
-                have = ", ".join(sorted(env.images)) or "none"
-                errors.append(
-                    doc.error(
-                        (*where, "image"),
-                        f"image {image!r} is not defined in {env_file} images (have: {have})",
-                    )
-                )
-            instance_keys = [("instance_type", getattr(step, "instance_type", None))]
+            if image is not None:
+                missing = {f: sorted(e.images) for e, f in envs if image not in e.images}
+                if missing:
+                    what = f"image {image!r}"
+                    errors.append(_missing_in(doc, (*where, "image"), what, "images", missing))
+            instance_keys: list[tuple[FieldPath, str | None]] = [
+                (("instance_type",), getattr(step, "instance_type", None))
+            ]
             for i, key in enumerate(getattr(step, "inference_instance_types", [])):
                 instance_keys.append((("inference_instance_types", i), key))
-            for field_name, key in instance_keys:
-                if key is None or key.startswith("ml.") or key in env.instance_types:
+            for field_path, key in instance_keys:
+                if key is None or key.startswith("ml."):
                     continue
-                have = ", ".join(sorted(env.instance_types)) or "none"
-                path = (*where, *(field_name if isinstance(field_name, tuple) else (field_name,)))
-                errors.append(
-                    doc.error(
-                        path,
-                        f"instance type {key!r} is not defined in {env_file} instance_types "
-                        f"(have: {have}) and is not an ml.* type",
+                missing = {
+                    f: sorted(e.instance_types) for e, f in envs if key not in e.instance_types
+                }
+                if missing:
+                    what = f"instance type {key!r} is not an ml.* type and"
+                    errors.append(
+                        _missing_in(doc, (*where, *field_path), what, "instance_types", missing)
                     )
-                )
-            if env.kind == "aws":
-                for i, secret in enumerate(getattr(step, "secrets", [])):
-                    if secret not in env.secrets:
-                        errors.append(
-                            doc.error(
-                                (*where, "secrets", i),
-                                f"secret {secret!r} has no reference in {env_file} secrets",
-                            )
+            for i, secret in enumerate(getattr(step, "secrets", [])):
+                missing = {
+                    f: sorted(e.secrets)
+                    for e, f in envs
+                    if e.kind == "aws" and secret not in e.secrets
+                }
+                for env_file in sorted(missing):
+                    errors.append(
+                        doc.error(
+                            (*where, "secrets", i),
+                            f"secret {secret!r} has no reference in {env_file} secrets",
                         )
+                    )
+    return errors
+
+
+def _check_parameter_defaults(
+    env: EnvironmentConfig,
+    env_doc: YamlDocument,
+    pipelines: dict[str, tuple[PipelineConfig, YamlDocument]],
+    broken: set[str],
+) -> list[DefinitionError]:
+    errors: list[DefinitionError] = []
     for pipeline_name, overrides in env.parameter_defaults.items():
+        if pipeline_name in broken:
+            continue  # its own file already reported why it did not load
         if pipeline_name not in pipelines:
             errors.append(
                 env_doc.error(
@@ -231,6 +271,7 @@ def load_definitions(root: Path) -> Definitions:
     definitions = Definitions(root=root)
     pipelines: dict[str, tuple[PipelineConfig, YamlDocument]] = {}
     environments: dict[str, tuple[EnvironmentConfig, YamlDocument]] = {}
+    broken: set[str] = set()  # stems of files that failed, so others do not report them missing
     for kind, model, store in (
         ("pipelines", PipelineConfig, pipelines),
         ("environments", EnvironmentConfig, environments),
@@ -240,13 +281,14 @@ def load_definitions(root: Path) -> Definitions:
             try:
                 doc = load_yaml(path)
             except DefinitionError as exc:
-                exc.file = str(rel)
                 errors.append(DefinitionError(rel, exc.message, exc.field, exc.line))
+                broken.add(path.stem)
                 continue
             doc.path = rel
             config, problems = validate_model(model, doc)
             errors.extend(problems)
             if config is None:
+                broken.add(path.stem)
                 continue
             if config.name != path.stem:
                 errors.append(
@@ -261,8 +303,9 @@ def load_definitions(root: Path) -> Definitions:
             definitions.documents[f"{kind}/{config.name}"] = doc
     for pipeline, doc in pipelines.values():
         errors.extend(check_pipeline_references(pipeline, doc, root.parent))
+    errors.extend(_check_steps_against_environments(pipelines, environments))
     for env, doc in environments.values():
-        errors.extend(_check_environment_against_pipelines(env, doc, pipelines))
+        errors.extend(_check_parameter_defaults(env, doc, pipelines, broken))
     if errors:
         raise DefinitionErrors(_dedupe(errors))
     definitions.pipelines = {name: cfg for name, (cfg, _) in pipelines.items()}

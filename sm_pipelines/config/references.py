@@ -137,6 +137,15 @@ def check_pipeline_references(
                         f"(has: {files})",
                     )
                 )
+        for name, spec in getattr(step, "property_files", {}).items():
+            if spec.output not in step.outputs:
+                errors.append(
+                    doc.error(
+                        (*where, "property_files", name, "output"),
+                        f"property file {name!r} reads output {spec.output!r}, which is not in "
+                        f"outputs ({', '.join(step.outputs) or 'none'})",
+                    )
+                )
         component = getattr(step, "component", None)
         if component and not (project_root / "components" / component / "__main__.py").is_file():
             errors.append(

@@ -88,9 +88,17 @@ def load_yaml(path: Path) -> YamlDocument:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        problem_mark, context_mark = exc.problem_mark, exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        # The parser stops where it gave up; the mistake usually starts at its context (an
+        # unclosed bracket), so point there and say where the parser stopped.
+        if exc.context and context_mark and problem_mark and context_mark.line != problem_mark.line:
+            message = f"{exc.context}: {problem} on line {problem_mark.line + 1}"
+            raise DefinitionError(
+                path, f"invalid YAML: {message}", line=context_mark.line + 1
+            ) from None
+        mark = problem_mark or context_mark
+        line = mark.line + 1 if mark else None
         raise DefinitionError(path, f"invalid YAML: {problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise DefinitionError(path, f"invalid YAML: {exc}") from None
