@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --editable ".[test]"
 	@touch $(STAMP)
 
-run: setup ## compile, validate and show the continuous-training pipeline
+run: setup ## run the continuous-training pipeline on this machine, then list the registry
 	$(CLI) build
-	$(CLI) validate
-	$(CLI) graph llm-twin-ct
+	$(CLI) run llm-twin-ct --local
+	$(CLI) models
 
 test: setup ## the same gates as CI, in the same order, then the suite
 	$(BIN)/ruff check .

@@ -119,6 +119,87 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state(args: argparse.Namespace):
+    from sm_pipelines.local.launch import local_settings
+
+    return local_settings(Path(args.definitions), args.state)[0]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.launch import parse_params, resolve_target, run, stage_code
+
+    if not args.local:
+        raise UserError(
+            "only local runs start from here (add --local); in AWS, executions are started by "
+            "the EventBridge schedules or `aws sagemaker start-pipeline-execution`"
+        )
+    target = resolve_target(
+        Path(args.definitions), args.pipeline, args.definition, args.env, args.state, args.parallel
+    )
+    if not args.definition:
+        stage_code(target, Path(args.definitions).resolve().parent)
+    source = args.definition or f"definitions/compiled/{args.env}/{target.pipeline}.json"
+    execution = run(target, parse_params(args.param or []), args.quiet, source)
+    if not args.quiet:
+        print(f"state: {target.state.root}")
+    return 0 if execution.status == "Succeeded" else 1
+
+
+def cmd_executions(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.execution import list_executions
+
+    executions = list_executions(_state(args))
+    if not executions:
+        print("no local executions yet")
+    for execution in executions[: args.limit]:
+        print(
+            f"{execution.id}  {execution.pipeline:<24} {execution.status:<10} "
+            f"{execution.start[:19]}  {execution.seconds():7.1f}s"
+        )
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.execution import load_execution
+    from sm_pipelines.local.progress import summary_table
+
+    execution = load_execution(_state(args), args.execution)
+    print(summary_table(execution))
+    print("parameters: " + ", ".join(f"{k}={v}" for k, v in execution.parameters.items()))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.execution import load_execution
+
+    state = _state(args)
+    execution = load_execution(state, args.execution)
+    if args.step not in execution.steps:
+        known = ", ".join(execution.steps)
+        raise UserError(f"execution {args.execution} has no step {args.step!r} (steps: {known})")
+    log = state.execution_dir(args.execution) / "logs" / f"{args.step}.log"
+    if not log.is_file():
+        print(f"{args.step} wrote no log (status {execution.steps[args.step].status})")
+        return 0
+    sys.stdout.write(log.read_text(encoding="utf-8", errors="replace"))
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.launch import local_settings, retry
+
+    state, settings = local_settings(Path(args.definitions), args.state, args.parallel)
+    execution = retry(state, args.execution, settings, args.quiet)
+    return 0 if execution.status == "Succeeded" else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.registry import models_table
+
+    print(models_table(_state(args)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sm-pipelines",
@@ -153,6 +234,39 @@ def build_parser() -> argparse.ArgumentParser:
     upsert.add_argument("--env", required=True, help="environment to deploy to")
     upsert.add_argument("--pipeline", action="append", help="pipeline (repeatable; default: all)")
     upsert.add_argument("--image-tag", help="tag for the ECR images (CD passes the commit SHA)")
+
+    def local_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--state", help="local state folder (default: .sm-local or $SM_PIPELINES_STATE)"
+        )
+
+    run = add("run", cmd_run, "run a compiled pipeline on this machine (no Docker, no AWS)")
+    run.add_argument("pipeline", nargs="?", help="pipeline name (reads compiled/<env>/<name>.json)")
+    run.add_argument("--local", action="store_true", help="run with the local executor")
+    run.add_argument("--env", default="local", help="compiled environment (default: local)")
+    run.add_argument("--definition", help="run this definition JSON file instead")
+    run.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a parameter")
+    run.add_argument("--parallel", type=int, default=2, help="steps run at once (default: 2)")
+    run.add_argument("--quiet", action="store_true", help="no live progress; one final line")
+    local_options(run)
+
+    executions = add("executions", cmd_executions, "list local executions, newest first")
+    executions.add_argument("--limit", type=int, default=20)
+    local_options(executions)
+    describe = add("describe", cmd_describe, "show a local execution's steps and parameters")
+    describe.add_argument("execution")
+    local_options(describe)
+    logs = add("logs", cmd_logs, "print a step's logs from a local execution")
+    logs.add_argument("execution")
+    logs.add_argument("step")
+    local_options(logs)
+    retry = add("retry", cmd_retry, "resume a failed local execution from its failed steps")
+    retry.add_argument("execution")
+    retry.add_argument("--parallel", type=int, default=2)
+    retry.add_argument("--quiet", action="store_true")
+    local_options(retry)
+    models = add("models", cmd_models, "list the local model registry with metrics")
+    local_options(models)
 
     graph = add("graph", cmd_graph, "print a pipeline's DAG as Mermaid")
     graph.add_argument("pipeline", help="pipeline name")

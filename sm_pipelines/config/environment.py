@@ -105,7 +105,10 @@ class SecretSpec(Strict):
 class LocalSettings(Strict):
     """How the Docker-free executor stands in for containers on this machine."""
 
+    # image URI -> interpreter that stands in for the image's python (default: this one)
     interpreters: dict[str, str] = Field(default_factory=dict)
+    # Lambda function name -> "module:function" run in process by Lambda steps
+    lambdas: dict[str, str] = Field(default_factory=dict)
     state_dir: str = ".sm-local"
 
 

@@ -1,0 +1,124 @@
+"""Execution and step records, persisted under <state>/executions/<id>/execution.json."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sm_pipelines.errors import UserError
+from sm_pipelines.local.state import LocalState, write_json_atomic
+
+PENDING, EXECUTING, SUCCEEDED, FAILED, NOT_EXECUTED = (
+    "Pending",
+    "Executing",
+    "Succeeded",
+    "Failed",
+    "NotExecuted",
+)
+TERMINAL = (SUCCEEDED, FAILED, NOT_EXECUTED)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_execution_id() -> str:
+    # SageMaker execution ids are 12 lowercase letters and digits.
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+@dataclass
+class StepRecord:
+    name: str
+    type: str
+    display_name: str = ""
+    status: str = PENDING
+    start: str | None = None
+    end: str | None = None
+    attempts: int = 0
+    properties: dict[str, Any] = field(default_factory=dict)
+    failure_reason: str | None = None
+    cache_source: str | None = None  # execution whose result a cache hit reused
+
+    def seconds(self) -> float | None:
+        if not self.start:
+            return None
+        end = datetime.fromisoformat(self.end) if self.end else datetime.now(UTC)
+        return (end - datetime.fromisoformat(self.start)).total_seconds()
+
+    def metadata(self) -> dict[str, Any]:
+        """The step's job reference, as EventBridge step events carry it."""
+        props = self.properties
+        for key, kind in (
+            ("ProcessingJobArn", "ProcessingJob"),
+            ("TrainingJobArn", "TrainingJob"),
+            ("ModelPackageArn", "RegisterModel"),
+        ):
+            if key in props:
+                return {kind: {"Arn": props[key]}}
+        if "Outcome" in props:
+            return {"Condition": {"Outcome": props["Outcome"]}}
+        if self.type == "Fail" and self.failure_reason:
+            return {"Fail": {"ErrorMessage": self.failure_reason}}
+        return {}
+
+
+@dataclass
+class Execution:
+    id: str
+    pipeline: str
+    region: str
+    account: str
+    definition: str
+    parameters: dict[str, Any]
+    steps: dict[str, StepRecord]
+    status: str = EXECUTING
+    start: str = field(default_factory=now)
+    end: str | None = None
+    failure_reason: str | None = None
+    source: str = ""
+
+    @property
+    def pipeline_arn(self) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account}:pipeline/{self.pipeline}"
+
+    @property
+    def arn(self) -> str:
+        return f"{self.pipeline_arn}/execution/{self.id}"
+
+    def seconds(self) -> float:
+        end = datetime.fromisoformat(self.end) if self.end else datetime.now(UTC)
+        return (end - datetime.fromisoformat(self.start)).total_seconds()
+
+    def save(self, state: LocalState) -> None:
+        # Unsorted: step order is the definition's order, which describe shows.
+        write_json_atomic(
+            state.execution_dir(self.id) / "execution.json", asdict(self), sort_keys=False
+        )
+
+
+def load_execution(state: LocalState, execution_id: str) -> Execution:
+    path = state.execution_dir(execution_id) / "execution.json"
+    if not path.is_file():
+        raise UserError(f"no execution {execution_id!r} in {state.executions_dir}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw["steps"] = {name: StepRecord(**step) for name, step in raw["steps"].items()}
+        return Execution(**raw)
+    except (json.JSONDecodeError, TypeError, KeyError) as exc:
+        raise UserError(f"{path}: not a readable execution record ({exc})") from None
+
+
+def list_executions(state: LocalState) -> list[Execution]:
+    if not state.executions_dir.is_dir():
+        return []
+    found = [
+        load_execution(state, path.parent.name)
+        for path in state.executions_dir.glob("*/execution.json")
+    ]
+    return sorted(found, key=lambda e: e.start, reverse=True)

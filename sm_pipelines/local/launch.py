@@ -1,0 +1,154 @@
+"""Start, retry and inspect local executions: settings from the `local` environment, the code
+bundle staged into the local S3, parameters typed by the definition."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sm_pipelines.code_bundle import CodeLocation, collect_bundle
+from sm_pipelines.config.environment import EnvironmentConfig
+from sm_pipelines.errors import UserError
+from sm_pipelines.local.definition import PipelineDefinition, load_definition, read_definition
+from sm_pipelines.local.execution import SUCCEEDED, Execution, list_executions, load_execution
+from sm_pipelines.local.progress import Progress
+from sm_pipelines.local.runner import Runner, RunSettings
+from sm_pipelines.local.state import LocalState
+
+_CODE_URI = re.compile(r"s3://([^/\"]+)/([^\"]*?)/code/([0-9a-f]{64})/")
+
+
+@dataclass
+class LocalTarget:
+    """What to run, where its state lives and how this machine stands in for AWS."""
+
+    pipeline: str
+    definition: PipelineDefinition
+    state: LocalState
+    settings: RunSettings
+    env: EnvironmentConfig | None
+
+
+def _settings(env: EnvironmentConfig | None, max_parallel: int) -> RunSettings:
+    local = env.local if env else None
+    return RunSettings(
+        cwd=Path.cwd(),
+        region=env.region if env else "us-east-1",
+        account=env.account_id if env else "000000000000",
+        interpreters=dict(local.interpreters) if local else {},
+        lambdas=dict(local.lambdas) if local else {},
+        max_parallel=max_parallel,
+    )
+
+
+def _environment(definitions_dir: Path, env_name: str) -> EnvironmentConfig | None:
+    from sm_pipelines.config.loader import load_definitions
+
+    if not (definitions_dir / "environments" / f"{env_name}.yaml").is_file():
+        return None
+    return load_definitions(definitions_dir).environment(env_name)
+
+
+def resolve_state(
+    definitions_dir: Path, env: EnvironmentConfig | None, state_dir: str | None
+) -> LocalState:
+    """--state, else $SM_PIPELINES_STATE, else the local environment's state_dir."""
+    default = env.local.state_dir if env and env.local else None
+    return LocalState.at(state_dir or os.environ.get("SM_PIPELINES_STATE") or default)
+
+
+def local_settings(definitions_dir: Path, state_dir: str | None, max_parallel: int = 2):
+    env = _environment(definitions_dir, "local")
+    return resolve_state(definitions_dir, env, state_dir), _settings(env, max_parallel)
+
+
+def resolve_target(
+    definitions_dir: Path,
+    pipeline: str | None,
+    definition_file: str | None,
+    env_name: str,
+    state_dir: str | None,
+    max_parallel: int,
+) -> LocalTarget:
+    env = _environment(definitions_dir, env_name)
+    if definition_file:
+        path = Path(definition_file)
+        definition = read_definition(path)
+        name = pipeline or path.stem
+    elif pipeline:
+        path = definitions_dir / "compiled" / env_name / f"{pipeline}.json"
+        definition = read_definition(path)
+        name = pipeline
+    else:
+        raise UserError("name a pipeline, or pass --definition FILE.json")
+    state = resolve_state(definitions_dir, env, state_dir)
+    return LocalTarget(name, definition, state, _settings(env, max_parallel), env)
+
+
+def stage_code(target: LocalTarget, project_root: Path) -> None:
+    """Put components/ where the definition expects it in the local S3, refusing stale JSON."""
+    references = set(_CODE_URI.findall(target.definition.text))
+    if not references or not (project_root / "components").is_dir():
+        return
+    bundle = collect_bundle(project_root)
+    for bucket, prefix, digest in sorted(references):
+        if digest != bundle.digest:
+            raise UserError(
+                f"the compiled definition runs components/ at {digest[:12]} but components/ is now "
+                f"{bundle.digest[:12]}; run `sm-pipelines build` (or `make build`)"
+            )
+        location = CodeLocation(bucket=bucket, prefix=prefix, digest=digest)
+        if target.state.s3_path(location.tarball_uri).is_file():
+            continue
+        for path, data in bundle.files:
+            target.state.put_bytes(location.source_prefix_uri + path, data)
+        target.state.put_bytes(location.tarball_uri, bundle.tarball())
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError(f"--param {pair!r}: expected Name=Value")
+        values[name] = value
+    return values
+
+
+def _estimates(state: LocalState, pipeline: str) -> dict[str, float]:
+    """How long each step took in the last successful run, for progress bars."""
+    for execution in list_executions(state):
+        if execution.pipeline == pipeline and execution.status == SUCCEEDED:
+            return {
+                name: seconds
+                for name, step in execution.steps.items()
+                if not step.cache_source and (seconds := step.seconds())
+            }
+    return {}
+
+
+def run(target: LocalTarget, params: dict[str, str], quiet: bool, source: str) -> Execution:
+    parameters = target.definition.typed_parameters(params)
+    progress = Progress(
+        Progress.mode_for(sys.stdout, quiet), _estimates(target.state, target.pipeline)
+    )
+    runner = Runner(target.state, target.definition, target.pipeline, target.settings, progress)
+    execution = runner.start(parameters, source=source)
+    progress.finish(execution)
+    return execution
+
+
+def retry(state: LocalState, execution_id: str, settings: RunSettings, quiet: bool) -> Execution:
+    execution = load_execution(state, execution_id)
+    if execution.status == SUCCEEDED:
+        raise UserError(f"execution {execution_id} succeeded; there is nothing to retry")
+    definition = load_definition(execution.definition, f"execution {execution_id}")
+    settings.region, settings.account = execution.region, execution.account
+    progress = Progress(Progress.mode_for(sys.stdout, quiet))
+    runner = Runner(state, definition, execution.pipeline, settings, progress)
+    execution = runner.retry(execution)
+    progress.finish(execution)
+    return execution

@@ -1,0 +1,325 @@
+"""Run a pipeline definition: the DAG, conditions, retries, caching and execution records."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from sm_pipelines.local import cache
+from sm_pipelines.local.contracts.base import JobContext, StepFailure
+from sm_pipelines.local.contracts.lambda_step import run_lambda
+from sm_pipelines.local.contracts.model import run_model, run_register
+from sm_pipelines.local.contracts.processing import run_processing
+from sm_pipelines.local.contracts.training import run_training
+from sm_pipelines.local.definition import PipelineDefinition, StepNode
+from sm_pipelines.local.events import execution_event, step_event
+from sm_pipelines.local.execution import (
+    EXECUTING,
+    FAILED,
+    NOT_EXECUTED,
+    PENDING,
+    SUCCEEDED,
+    TERMINAL,
+    Execution,
+    StepRecord,
+    new_execution_id,
+    now,
+)
+from sm_pipelines.local.expressions import ExpressionError, Scope, evaluate_condition, to_text
+from sm_pipelines.local.state import LocalState
+
+CONTRACTS: dict[str, Callable[[JobContext, dict[str, Any]], dict[str, Any]]] = {
+    "Processing": run_processing,
+    "Training": run_training,
+    "RegisterModel": run_register,
+    "Model": run_model,
+    "Lambda": run_lambda,
+}
+
+Listener = Callable[[str, Execution, StepRecord | None], None]
+
+
+@dataclass
+class RunSettings:
+    """How this machine stands in for AWS while running."""
+
+    cwd: Path = field(default_factory=Path.cwd)
+    region: str = "us-east-1"
+    account: str = "000000000000"
+    interpreters: dict[str, str] = field(default_factory=dict)
+    lambdas: dict[str, str] = field(default_factory=dict)
+    max_parallel: int = 2
+    sleep: Callable[[float], None] = time.sleep
+    keep_sandboxes: bool = False
+
+
+class Runner:
+    def __init__(
+        self,
+        state: LocalState,
+        definition: PipelineDefinition,
+        pipeline: str,
+        settings: RunSettings,
+        listener: Listener | None = None,
+    ) -> None:
+        self.state = state
+        self.definition = definition
+        self.pipeline = pipeline
+        self.settings = settings
+        self.listener = listener
+
+    # -- public ---------------------------------------------------------------------------
+    def start(self, parameters: dict[str, Any], source: str = "") -> Execution:
+        steps = {
+            name: StepRecord(
+                name=name, type=node.type, display_name=node.raw.get("DisplayName", "")
+            )
+            for name, node in self.definition.steps.items()
+        }
+        execution = Execution(
+            id=new_execution_id(),
+            pipeline=self.pipeline,
+            region=self.settings.region,
+            account=self.settings.account,
+            definition=self.definition.text,
+            parameters=parameters,
+            steps=steps,
+            source=source,
+        )
+        return self._run(execution, previous=None)
+
+    def retry(self, execution: Execution) -> Execution:
+        """Re-run what failed or did not run; succeeded steps keep their results (as AWS does)."""
+        for record in execution.steps.values():
+            if record.status != SUCCEEDED:
+                execution.steps[record.name] = StepRecord(
+                    name=record.name, type=record.type, display_name=record.display_name
+                )
+        previous = execution.status
+        execution.status, execution.end, execution.failure_reason = EXECUTING, None, None
+        return self._run(execution, previous=previous)
+
+    # -- scheduling -------------------------------------------------------------------------
+    def _emit(self, kind: str, execution: Execution, step: StepRecord | None, previous: str | None):
+        execution.save(self.state)
+        region, account = self.settings.region, self.settings.account
+        if step is None:
+            event = execution_event(execution, previous, region, account)
+        else:
+            event = step_event(execution, step, previous, region, account)
+        if step is None or step.status != NOT_EXECUTED:
+            self.state.append_event(event)
+        if self.listener:
+            self.listener(kind, execution, step)
+
+    def _scope(self, execution: Execution) -> Scope:
+        variables = {
+            "PipelineExecutionId": execution.id,
+            "PipelineExecutionArn": execution.arn,
+            "PipelineName": execution.pipeline,
+            "PipelineArn": execution.pipeline_arn,
+            "StartDateTime": execution.start,
+            "CurrentDateTime": now(),
+        }
+        properties = {
+            name: record.properties
+            for name, record in execution.steps.items()
+            if record.status == SUCCEEDED
+        }
+        return Scope(execution.parameters, variables, properties, self._property_file_path)
+
+    def _property_file_path(self, step: str, name: str, properties: dict[str, Any]) -> Path:
+        node = self.definition.steps.get(step)
+        spec = (
+            next(
+                (
+                    p
+                    for p in (node.raw.get("PropertyFiles") or [])
+                    if p.get("PropertyFileName") == name
+                ),
+                None,
+            )
+            if node
+            else None
+        )
+        if spec is None:
+            raise ExpressionError(f"step {step!r} declares no property file {name!r}")
+        outputs = properties.get("ProcessingOutputConfig", {})
+        output = next(
+            (o for o in outputs.get("Outputs", []) if o.get("OutputName") == spec["OutputName"]),
+            None,
+        )
+        if output is None:
+            raise ExpressionError(
+                f"property file {name!r} of step {step!r}: output {spec['OutputName']!r} missing"
+            )
+        return self.state.s3_path(output["S3Output"]["S3Uri"].rstrip("/") + "/" + spec["FilePath"])
+
+    def _blocked(self, execution: Execution, node: StepNode, scope: Scope) -> bool:
+        """True when the step can never run: a dependency failed or was skipped, or its branch
+        was not chosen."""
+        if any(execution.steps[dep].status in (FAILED, NOT_EXECUTED) for dep in node.depends_on):
+            return True
+        if node.gate is not None:
+            condition, branch = node.gate
+            return scope.properties.get(condition, {}).get("Outcome") is not branch
+        return False
+
+    def _run(self, execution: Execution, previous: str | None) -> Execution:
+        self._emit("execution", execution, None, previous)
+        order = list(self.definition.steps)
+        running: dict[Future[StepRecord], str] = {}
+        failed = False
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.max_parallel)) as pool:
+            while True:
+                scope = self._scope(execution)
+                changed = False
+                for name in order:
+                    record = execution.steps[name]
+                    if record.status != PENDING:
+                        continue
+                    node = self.definition.steps[name]
+                    if any(execution.steps[d].status not in TERMINAL for d in node.depends_on):
+                        continue
+                    if failed or self._blocked(execution, node, scope):
+                        record.status = NOT_EXECUTED
+                        self._emit("step", execution, record, PENDING)
+                        changed = True
+                        continue
+                    if len(running) >= max(1, self.settings.max_parallel):
+                        continue
+                    record.status, record.start = EXECUTING, now()
+                    self._emit("step", execution, record, PENDING)
+                    work = replace(record)
+                    running[pool.submit(self._execute, execution, node, work, scope)] = name
+                    changed = True
+                if not running:
+                    if changed:
+                        continue
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    # Only this thread changes records, so a scan never sees a half-done step.
+                    record = execution.steps[running.pop(future)]
+                    result = future.result()
+                    record.status, record.properties = result.status, result.properties
+                    record.failure_reason, record.attempts = result.failure_reason, result.attempts
+                    record.cache_source = result.cache_source
+                    record.end = now()
+                    failed = failed or record.status == FAILED
+                    self._emit("step", execution, record, EXECUTING)
+        failures = [r for r in execution.steps.values() if r.status == FAILED]
+        previous = execution.status
+        execution.status = FAILED if failures else SUCCEEDED
+        execution.failure_reason = (
+            f"Step {failures[0].name} failed: {failures[0].failure_reason}" if failures else None
+        )
+        if failures and failures[0].type == "Fail":
+            execution.failure_reason = failures[0].failure_reason
+        execution.end = now()
+        self._emit("execution", execution, None, previous)
+        return execution
+
+    # -- one step ---------------------------------------------------------------------------
+    def _execute(
+        self, execution: Execution, node: StepNode, record: StepRecord, scope: Scope
+    ) -> StepRecord:
+        """Run one step on a private copy of its record; never raises (failures are recorded)."""
+        try:
+            record.properties = self._attempts(execution, node, record, scope)
+            record.status = SUCCEEDED
+        except StepFailure as failure:
+            record.status, record.failure_reason = FAILED, failure.reason
+        except ExpressionError as exc:
+            record.status, record.failure_reason = FAILED, f"ClientError: {exc}"
+        except Exception as exc:  # an executor bug must fail the step, not hang the run
+            record.status = FAILED
+            record.failure_reason = f"InternalError: {type(exc).__name__}: {exc}"
+        return record
+
+    def _attempts(
+        self, execution: Execution, node: StepNode, record: StepRecord, scope: Scope
+    ) -> dict[str, Any]:
+        raw = node.raw
+        arguments = raw.get("Arguments", {})
+        if node.type == "Condition":
+            record.attempts = 1
+            outcome = all(evaluate_condition(c, scope) for c in arguments.get("Conditions", []))
+            return {"Outcome": outcome}
+        if node.type == "Fail":
+            record.attempts = 1
+            raise StepFailure(to_text(scope.evaluate(arguments.get("ErrorMessage", ""))))
+
+        evaluated = scope.evaluate(arguments)
+        cache_config = raw.get("CacheConfig") or {}
+        key = None
+        if cache_config.get("Enabled") and node.type in cache.CACHEABLE_TYPES:
+            key = cache.cache_key(self.state, raw, evaluated)
+            hit = cache.lookup(
+                self.state, self.pipeline, node.name, key, cache_config.get("ExpireAfter", "P30D")
+            )
+            if hit is not None:
+                record.cache_source = hit["execution_id"]
+                return hit["properties"]
+
+        policies = raw.get("RetryPolicies") or []
+        retries: dict[int, int] = {}
+        while True:
+            record.attempts += 1
+            ctx = self._context(execution, node, record.attempts)
+            try:
+                properties = CONTRACTS[node.type](ctx, evaluated)
+                if not self.settings.keep_sandboxes:
+                    shutil.rmtree(ctx.sandbox, ignore_errors=True)
+                break
+            except StepFailure as failure:
+                index, policy = _matching_policy(policies, failure.exception_type)
+                if policy is None or retries.get(index, 0) >= policy.get("MaxAttempts", 0):
+                    raise
+                retries[index] = retries.get(index, 0) + 1
+                delay = policy.get("IntervalSeconds", 1) * policy.get("BackoffRate", 2.0) ** (
+                    retries[index] - 1
+                )
+                with ctx.log_file.open("a", encoding="utf-8") as log:
+                    log.write(f"===== retry in {delay:.1f} s: {failure.reason}\n")
+                self.settings.sleep(delay)
+        if key is not None:
+            cache.store(self.state, self.pipeline, node.name, key, execution.id, properties)
+        return properties
+
+    def _context(self, execution: Execution, node: StepNode, attempt: int) -> JobContext:
+        base = self.state.execution_dir(execution.id)
+        sandbox = base / "sandbox" / node.name / f"attempt-{attempt}"
+        shutil.rmtree(sandbox, ignore_errors=True)
+        sandbox.mkdir(parents=True)
+        return JobContext(
+            state=self.state,
+            pipeline=self.pipeline,
+            execution_id=execution.id,
+            step=node.name,
+            attempt=attempt,
+            sandbox=sandbox,
+            log_file=base / "logs" / f"{node.name}.log",
+            cwd=self.settings.cwd,
+            region=self.settings.region,
+            account=self.settings.account,
+            interpreters=self.settings.interpreters,
+            lambdas=self.settings.lambdas,
+        )
+
+
+def _matching_policy(
+    policies: list[dict[str, Any]], exception_type: str | None
+) -> tuple[int, dict[str, Any] | None]:
+    if exception_type is None:
+        return -1, None
+    for index, policy in enumerate(policies):
+        kinds = policy.get("ExceptionType", [])
+        if exception_type in (kinds if isinstance(kinds, list) else [kinds]):
+            return index, policy
+    return -1, None

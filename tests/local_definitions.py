@@ -1,0 +1,113 @@
+"""Small hand-built pipeline definitions for executor tests (shapes as the SDK emits them)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from sm_pipelines.local.definition import load_definition
+from sm_pipelines.local.runner import Runner, RunSettings
+from sm_pipelines.local.state import LocalState
+
+BUCKET = "s3://test-bucket"
+
+
+def processing(
+    name: str,
+    script: str,
+    inputs: dict[str, Any] | None = None,
+    outputs: list[str] | None = None,
+    args: list[Any] | None = None,
+    env: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A processing step running `python3 /opt/ml/processing/input/code/<script>`."""
+    processing_inputs = [
+        {
+            "InputName": "code",
+            "S3Input": {
+                "S3Uri": f"{BUCKET}/code/{script}",
+                "LocalPath": "/opt/ml/processing/input/code",
+                "S3DataType": "S3Prefix",
+            },
+        }
+    ]
+    for input_name, uri in (inputs or {}).items():
+        processing_inputs.append(
+            {
+                "InputName": input_name,
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": f"/opt/ml/processing/input/{input_name}",
+                    "S3DataType": "S3Prefix",
+                },
+            }
+        )
+    return {
+        "Name": name,
+        "Type": "Processing",
+        "Arguments": {
+            "AppSpecification": {
+                "ImageUri": "local/image:1",
+                "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
+                "ContainerArguments": args or [],
+            },
+            "ProcessingInputs": processing_inputs,
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": out,
+                        "S3Output": {
+                            "S3Uri": {
+                                "Std:Join": {"On": "/", "Values": [f"{BUCKET}/out/{name}", out]}
+                            },
+                            "LocalPath": f"/opt/ml/processing/output/{out}",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                    for out in outputs or []
+                ]
+            },
+            "Environment": env or {},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        },
+        **extra,
+    }
+
+
+def output_of(step: str, output: str) -> dict[str, str]:
+    return {"Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri"}
+
+
+def definition(steps: list[dict[str, Any]], parameters: list[dict[str, Any]] | None = None) -> str:
+    return json.dumps({"Version": "2020-12-01", "Parameters": parameters or [], "Steps": steps})
+
+
+def stage_script(state: LocalState, name: str, source: str) -> None:
+    state.put_bytes(f"{BUCKET}/code/{name}", source.encode())
+
+
+def stage_tarball(state: LocalState, uri: str, files: dict[str, str]) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    state.put_bytes(uri, raw.getvalue())
+
+
+def runner(
+    state: LocalState, text: str, cwd: Path, sleeps: list[float] | None = None, **settings: Any
+) -> Runner:
+    recorded = sleeps if sleeps is not None else []
+    return Runner(
+        state,
+        load_definition(text, "test-definition"),
+        "test-pipeline",
+        RunSettings(cwd=cwd, sleep=recorded.append, **settings),
+    )
