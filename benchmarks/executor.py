@@ -1,0 +1,101 @@
+"""Local executor: per-step overhead against running the same no-op job by hand, and a cached
+re-run of llm-twin-ct as a fraction of its first run, side by side in one process."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.report import bench_line
+from sm_pipelines.local.definition import load_definition
+from sm_pipelines.local.runner import Runner, RunSettings
+from sm_pipelines.local.state import LocalState
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 10
+
+
+def _noop_definition() -> str:
+    steps = []
+    for index in range(STEPS):
+        steps.append(
+            {
+                "Name": f"noop-{index}",
+                "Type": "Processing",
+                "DependsOn": [f"noop-{index - 1}"] if index else [],
+                "Arguments": {
+                    "AppSpecification": {
+                        "ImageUri": "local/noop:1",
+                        "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/noop.py"],
+                    },
+                    "ProcessingInputs": [
+                        {
+                            "InputName": "code",
+                            "S3Input": {
+                                "S3Uri": "s3://bench/code/noop.py",
+                                "LocalPath": "/opt/ml/processing/input/code",
+                                "S3DataType": "S3Prefix",
+                            },
+                        }
+                    ],
+                    "ProcessingOutputConfig": {"Outputs": []},
+                },
+            }
+        )
+    return json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": steps})
+
+
+def _step_overhead_ms(workdir: Path) -> float:
+    state = LocalState(workdir / "overhead")
+    state.put_bytes("s3://bench/code/noop.py", b"pass\n")
+    script = state.s3_path("s3://bench/code/noop.py")
+    bare = []
+    for _ in range(STEPS):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, str(script)], check=True)
+        bare.append(time.perf_counter() - start)
+    runner = Runner(
+        state, load_definition(_noop_definition(), "bench"), "bench", RunSettings(cwd=workdir)
+    )
+    start = time.perf_counter()
+    execution = runner.start({})
+    elapsed = time.perf_counter() - start
+    assert execution.status == "Succeeded", execution.failure_reason
+    return (elapsed / STEPS - statistics.median(bare)) * 1000
+
+
+def _ct_runs(workdir: Path) -> tuple[float, float]:
+    command = [
+        sys.executable,
+        "-m",
+        "sm_pipelines",
+        "run",
+        "llm-twin-ct",
+        "--local",
+        "--quiet",
+        "--state",
+        str(workdir / "ct-state"),
+    ]
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
+
+
+def run() -> list[str]:
+    with tempfile.TemporaryDirectory() as directory:
+        workdir = Path(directory)
+        overhead = _step_overhead_ms(workdir)
+        first, cached = _ct_runs(workdir)
+    return [
+        bench_line("executor_step_overhead_ms", overhead, "ms", "<=", 100),
+        bench_line("local_ct_seconds", first, "s", "<=", 900),
+        bench_line("cached_rerun_fraction", cached / first, "ratio", "<", 0.1),
+    ]
