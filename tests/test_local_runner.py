@@ -585,3 +585,21 @@ def test_unsupported_step_types_are_refused_before_running() -> None:
     text = definition([{"Name": "t", "Type": "Transform", "Arguments": {}}])
     with pytest.raises(UserError, match="step type\\(s\\) Transform cannot run locally"):
         load_definition(text, "def.json")
+
+
+def test_jobs_see_the_local_state_and_extra_environment(state: LocalState, tmp_path: Path) -> None:
+    script = (
+        "import os, sys\n"
+        "env = os.environ\n"
+        "open(sys.argv[1], 'w').write(env['SM_PIPELINES_LOCAL_STATE'] + '|' + env['EXTRA'])"
+    )
+    stage_script(state, "env.py", script)
+    out = tmp_path / "env.txt"
+    execution = runner(
+        state,
+        definition([processing("e", "env.py", args=[str(out)])]),
+        tmp_path,
+        environment={"EXTRA": "x"},
+    ).start({})
+    assert execution.status == "Succeeded", execution.failure_reason
+    assert out.read_text() == f"{state.root}|x"

@@ -31,7 +31,7 @@ from sm_pipelines.local.execution import (
     now,
 )
 from sm_pipelines.local.expressions import ExpressionError, Scope, evaluate_condition, to_text
-from sm_pipelines.local.state import LocalState
+from sm_pipelines.local.state import STATE_VARIABLE, LocalState
 
 CONTRACTS: dict[str, Callable[[JobContext, dict[str, Any]], dict[str, Any]]] = {
     "Processing": run_processing,
@@ -56,6 +56,8 @@ class RunSettings:
     max_parallel: int = 2
     sleep: Callable[[float], None] = time.sleep
     keep_sandboxes: bool = False
+    # Added to every job's environment (local services such as MONGODB_URI, the state folder).
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 class Runner:
@@ -310,6 +312,7 @@ class Runner:
             account=self.settings.account,
             interpreters=self.settings.interpreters,
             lambdas=self.settings.lambdas,
+            environment={STATE_VARIABLE: str(self.state.root), **self.settings.environment},
         )
 
 

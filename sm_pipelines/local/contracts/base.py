@@ -43,6 +43,7 @@ class JobContext:
     account: str
     interpreters: dict[str, str] = field(default_factory=dict)
     lambdas: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def job_name(self) -> str:
@@ -87,7 +88,7 @@ def run_job(
     ctx.log_file.parent.mkdir(parents=True, exist_ok=True)
     output_file = ctx.sandbox / "job-output.log"
     output_file.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, **env}
+    full_env = {**os.environ, **ctx.environment, **env}
     try:
         with output_file.open("w", encoding="utf-8") as out:
             process = subprocess.run(
