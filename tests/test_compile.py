@@ -14,6 +14,7 @@ import pytest
 from sm_pipelines.cli import main
 from sm_pipelines.compile import compile_environment
 from sm_pipelines.config.loader import load_definitions
+from sm_pipelines.validate import all_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,8 +118,7 @@ def test_changing_component_code_changes_the_definition(project: Path) -> None:
 
 def test_definition_carries_no_secret_values_only_references() -> None:
     text = (ROOT / "definitions/compiled/staging/llm-twin-ct.json").read_text(encoding="utf-8")
-    definition = json.loads(text)
-    etl = definition["Steps"][0]
+    etl = next(s for s in all_steps(json.loads(text)) if s["Name"] == "etl")
     environment = etl["Arguments"]["Environment"]
     assert environment["MONGODB_URI_SECRET"] == "secretsmanager:llm-twin/staging/mongodb#uri"
     assert "MONGODB_URI" not in environment
@@ -128,28 +128,37 @@ def test_pipeline_shape_for_studio() -> None:
     definition = json.loads(
         (ROOT / "definitions/compiled/staging/llm-twin-ct.json").read_text(encoding="utf-8")
     )
-    top = {step["Name"]: step for step in definition["Steps"]}
-    assert [s["Type"] for s in definition["Steps"]] == [
-        "Processing", "Processing", "Processing", "Training", "Processing", "Condition"
+    steps = {step["Name"]: step for step in all_steps(definition)}
+    assert [s["Type"] for s in definition["Steps"]] == ["Lambda", "Condition"]
+    guard = definition["Steps"][1]["Arguments"]
+    assert [s["Name"] for s in guard["IfSteps"]] == [
+        "etl", "features", "dataset", "train", "evaluate", "quality-gate"
     ]  # fmt: skip
-    gate = top["quality-gate"]["Arguments"]
+    assert [s["Name"] for s in guard["ElseSteps"]] == ["skipped-overlap"]
+    assert guard["Conditions"][0]["LeftValue"] == {
+        "Get": "Steps.overlap-guard.OutputParameters['skip']"
+    }
+    assert steps["overlap-guard"]["FunctionArn"] == (
+        "arn:aws:lambda:eu-west-1:111122223333:function:llm-twin-ct-guard-staging"
+    )
+    gate = steps["quality-gate"]["Arguments"]
     assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel", "Processing"]
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
     condition = gate["Conditions"][0]
     assert condition["Type"] == "GreaterThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "metrics.answer_quality"
     assert condition["RightValue"] == {"Get": "Parameters.MinAnswerQuality"}
-    for step in [*definition["Steps"], *gate["IfSteps"], *gate["ElseSteps"]]:
+    for step in steps.values():
         assert step["DisplayName"] and step["Description"], step["Name"]
     for parameter in definition["Parameters"]:
         assert parameter["Description"], parameter["Name"]
     for name in ("features", "dataset", "train"):
-        assert top[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+        assert steps[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
     for name in ("etl", "features", "dataset", "train", "evaluate"):
-        assert top[name]["RetryPolicies"], name
-    register = gate["IfSteps"][0]["Arguments"]
+        assert steps[name]["RetryPolicies"], name
+    register = steps["register-RegisterModel"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]
-    fail_message = gate["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert "metrics.answer_quality" in fail_message[0]
+    fail_message = steps["quality-gate-failed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert any("answer_quality" in str(value) for value in fail_message)
     assert {"Get": "Parameters.MinAnswerQuality"} in fail_message

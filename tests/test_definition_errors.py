@@ -16,6 +16,7 @@ import pytest
 from sm_pipelines.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests/fixtures/definitions"
 
 PIPELINE = "pipelines/llm-twin-ct.yaml"
 LOCAL = "environments/local.yaml"
@@ -75,13 +76,13 @@ CASES = [
     case(
         "step-unknown-key",
         Edit(PIPELINE, "    component: etl\n", "    component: etl\n    instance_cuont: 2\n"),
-        f"{PIPE}:68: steps[0].instance_cuont: unknown key 'instance_cuont' "
+        f"{PIPE}:69: steps[0].instance_cuont: unknown key 'instance_cuont' "
         "(did you mean 'instance_count'?)",
     ),
     case(
         "step-string-for-integer",
         Edit(PIPELINE, "    component: etl\n", '    component: etl\n    instance_count: "two"\n'),
-        f"{PIPE}:68: steps[0].instance_count: expected an integer, got a string",
+        f"{PIPE}:69: steps[0].instance_count: expected an integer, got a string",
     ),
     case(
         "parameter-default-wrong-type",
@@ -104,43 +105,43 @@ CASES = [
     case(
         "schedule-cron-five-fields",
         Edit(PIPELINE, "cron(0 2 * * ? *)", "cron(0 2 * * ?)"),
-        f"{PIPE}:58: schedules[0].expression: bad schedule 'cron(0 2 * * ?)': cron needs 6 "
+        f"{PIPE}:59: triggers[0].expression: bad schedule 'cron(0 2 * * ?)': cron needs 6 "
         "fields (min hour day-of-month month day-of-week year), got 5",
     ),
     case(
         "schedule-cron-both-days-star",
         Edit(PIPELINE, "cron(0 2 * * ? *)", "cron(0 2 * * * *)"),
-        f"{PIPE}:58: schedules[0].expression: bad schedule 'cron(0 2 * * * *)': exactly one of "
+        f"{PIPE}:59: triggers[0].expression: bad schedule 'cron(0 2 * * * *)': exactly one of "
         "day-of-month and day-of-week must be '?'",
     ),
     case(
         "schedule-rate-plural-for-one",
         Edit(PIPELINE, "cron(0 2 * * ? *)", "rate(1 days)"),
-        f"{PIPE}:58: schedules[0].expression: bad schedule 'rate(1 days)': use 'day' for 1 and "
+        f"{PIPE}:59: triggers[0].expression: bad schedule 'rate(1 days)': use 'day' for 1 and "
         "'days' otherwise",
     ),
     case(
         "schedule-rate-not-a-number",
         Edit(PIPELINE, "cron(0 2 * * ? *)", "rate(five minutes)"),
-        f"{PIPE}:58: schedules[0].expression: bad schedule 'rate(five minutes)': expected "
+        f"{PIPE}:59: triggers[0].expression: bad schedule 'rate(five minutes)': expected "
         "'cron(min hour day-of-month month day-of-week year)' or 'rate(N unit)'",
     ),
     case(
         "step-missing-display-name",
         Edit(PIPELINE, "    display_name: Ingest-sources\n", ""),
-        f"{PIPE}:63: steps[0].display_name: required field is missing",
+        f"{PIPE}:64: steps[0].display_name: required field is missing",
     ),
     case(
         "step-display-name-with-space",
         Edit(PIPELINE, "display_name: Ingest-sources", "display_name: Ingest sources"),
-        f"{PIPE}:65: steps[0].display_name: expected 1-64 letters, digits, - and _ "
+        f"{PIPE}:66: steps[0].display_name: expected 1-64 letters, digits, - and _ "
         "(SageMaker allows no spaces), got 'Ingest sources'",
     ),
     case(
         "step-unknown-kind",
         Edit(PIPELINE, "    kind: training\n", "    kind: trianing\n"),
-        f"{PIPE}:104: steps[3].kind: unknown kind 'trianing'; expected one of 'processing', "
-        "'training', 'register', 'condition', 'fail'",
+        f"{PIPE}:105: steps[3].kind: unknown kind 'trianing'; expected one of 'processing', "
+        "'training', 'register', 'condition', 'lambda', 'fail'",
     ),
     case(
         "pipeline-name-over-82",
@@ -150,7 +151,7 @@ CASES = [
     case(
         "step-name-over-64",
         Edit(PIPELINE, "  - name: dataset\n", "  - name: dataset" + "-x" * 30 + "\n"),
-        f"{PIPE}:89: steps[2].name: is 67 characters; the limit is 64",
+        f"{PIPE}:90: steps[2].name: is 67 characters; the limit is 64",
     ),
     case(
         "property-file-reads-missing-output",
@@ -159,41 +160,41 @@ CASES = [
             "      snapshot: {output: snapshot, path: snapshot.json}\n\n  - name: features",
             "      snapshot: {output: snap, path: snapshot.json}\n\n  - name: features",
         ),
-        f"{PIPE}:73: steps[0].property_files.snapshot.output: property file 'snapshot' reads "
+        f"{PIPE}:74: steps[0].property_files.snapshot.output: property file 'snapshot' reads "
         "output 'snap', which is not in outputs (snapshot)",
     ),
     case(
         "condition-unknown-operator",
         Edit(PIPELINE, 'op: ">="', 'op: "=>"'),
-        f"{PIPE}:141: steps[5].conditions[0].op: expected '==', '!=', '>', '>=', '<' or '<=', "
+        f"{PIPE}:142: steps[5].conditions[0].op: expected '==', '!=', '>', '>=', '<' or '<=', "
         "got '=>'",
     ),
     case(
         "pipeline-yaml-tab",
         Edit(PIPELINE, "    component: etl\n", "    component: etl\n\tcache: true\n"),
-        f"{PIPE}:68: invalid YAML: found character '\\t' that cannot start any token",
+        f"{PIPE}:69: invalid YAML: found character '\\t' that cannot start any token",
     ),
     # --- pipeline file: cross-references -----------------------------------------------------
     case(
         "schedule-parameter-not-a-pipeline-parameter",
         Edit(PIPELINE, "      TrainEpochs: 1\n", "      TrainEpoch: 1\n"),
-        f"{PIPE}:60: schedules[0].parameters.TrainEpoch: no parameter named 'TrainEpoch' "
+        f"{PIPE}:61: triggers[0].parameters.TrainEpoch: no parameter named 'TrainEpoch' "
         f"(have: {PARAMS})",
     ),
     case(
         "schedule-parameter-wrong-type",
         Edit(PIPELINE, "      TrainEpochs: 1\n", "      TrainEpochs: one\n"),
-        f"{PIPE}:60: schedules[0].parameters.TrainEpochs: 'one' is not an integer",
+        f"{PIPE}:61: triggers[0].parameters.TrainEpochs: 'one' is not an integer",
     ),
     case(
         "param-reference-missing",
         Edit(PIPELINE, "{param: AuthorName}", "{param: Nope}"),
-        f"{PIPE}:68: steps[0].arguments[3]: no parameter named 'Nope' (have: {PARAMS})",
+        f"{PIPE}:69: steps[0].arguments[3]: no parameter named 'Nope' (have: {PARAMS})",
     ),
     case(
         "step-reference-missing",
         Edit(PIPELINE, "train: {step: dataset, output: train}", "train: {step: nope, output: x}"),
-        f"{PIPE}:110: steps[3].inputs.train: no other step named 'nope' (steps: {STEPS})",
+        f"{PIPE}:111: steps[3].inputs.train: no other step named 'nope' (steps: {STEPS})",
     ),
     case(
         "step-output-missing",
@@ -202,7 +203,7 @@ CASES = [
             "train: {step: dataset, output: train}",
             "train: {step: dataset, output: validation}",
         ),
-        f"{PIPE}:110: steps[3].inputs.train: step 'dataset' has no output 'validation' "
+        f"{PIPE}:111: steps[3].inputs.train: step 'dataset' has no output 'validation' "
         "(has: train, test)",
     ),
     case(
@@ -212,7 +213,7 @@ CASES = [
             "[--raw-digest, {step: etl, property_file: snapshot, json_path: digest}]",
             "[--raw-digest, {step: etl, property_file: snap, json_path: digest}]",
         ),
-        f"{PIPE}:80: steps[1].arguments[1]: step 'etl' has no property file 'snap' (has: snapshot)",
+        f"{PIPE}:81: steps[1].arguments[1]: step 'etl' has no property file 'snap' (has: snapshot)",
     ),
     case(
         "depends-on-missing-step",
@@ -221,27 +222,27 @@ CASES = [
             "    component: deploy\n",
             "    component: deploy\n    depends_on: [regsiter]\n",
         ),
-        f"{PIPE}:160: steps[7].depends_on[0]: no other step named 'regsiter' (steps: {STEPS})",
+        f"{PIPE}:161: steps[7].depends_on[0]: no other step named 'regsiter' (steps: {STEPS})",
     ),
     case(
         "condition-if-steps-missing-step",
         Edit(PIPELINE, "if_steps: [register, deploy]", "if_steps: [register, deplyo]"),
-        f"{PIPE}:143: steps[5].if_steps[1]: no other step named 'deplyo' (steps: {STEPS})",
+        f"{PIPE}:144: steps[5].if_steps[1]: no other step named 'deplyo' (steps: {STEPS})",
     ),
     case(
         "condition-step-in-both-branches",
         Edit(PIPELINE, "else_steps: [quality-gate-failed]", "else_steps: [deploy]"),
-        f"{PIPE}:144: steps[5].else_steps[0]: step 'deploy' is already in quality-gate.if_steps",
+        f"{PIPE}:145: steps[5].else_steps[0]: step 'deploy' is already in quality-gate.if_steps",
     ),
     case(
         "duplicate-step-name",
         Edit(PIPELINE, '      separator: " "\n', '      separator: " "\n' + DUPLICATE_STEP),
-        f"{PIPE}:178: steps[9].name: step name 'deploy' is already used by steps[7]",
+        f"{PIPE}:179: steps[9].name: step name 'deploy' is already used by steps[7]",
     ),
     case(
         "component-missing",
         Edit(PIPELINE, "    component: evaluate\n", "    component: evaluation\n"),
-        f"{PIPE}:124: steps[4].component: components/evaluation/__main__.py does not exist",
+        f"{PIPE}:125: steps[4].component: components/evaluation/__main__.py does not exist",
     ),
     case(
         "depends-on-cycle",
@@ -250,12 +251,12 @@ CASES = [
             "    component: dataset\n",
             "    component: dataset\n    depends_on: [train]\n",
         ),
-        f"{PIPE}:62: steps: steps form a cycle: dataset -> train -> dataset",
+        f"{PIPE}:63: steps: steps form a cycle: dataset -> train -> dataset",
     ),
     case(
         "step-instance-type-without-ml-prefix",
         Edit(PIPELINE, "    instance_type: evaluation\n", "    instance_type: m5.large\n"),
-        f"{PIPE}:125: steps[4].instance_type: instance type 'm5.large' is not an ml.* type and is "
+        f"{PIPE}:126: steps[4].instance_type: instance type 'm5.large' is not an ml.* type and is "
         "not defined in instance_types of local.yaml, production.yaml, staging.yaml",
     ),
     # --- environment files -------------------------------------------------------------------
@@ -317,13 +318,13 @@ CASES = [
     case(
         "image-missing-in-staging",
         Edit(STAGING, "  serving: {repository: llm-twin-serving, tag: latest}\n", ""),
-        f"{PIPE}:146: steps[6].image: image 'serving' is not defined in staging.yaml images "
+        f"{PIPE}:147: steps[6].image: image 'serving' is not defined in staging.yaml images "
         "(have: processing, training)",
     ),
     case(
         "secret-missing-in-staging",
         Edit(STAGING, "  LLM_API_KEY: {ssm: /llm-twin/staging/llm-api-key}\n", ""),
-        f"{PIPE}:95: steps[2].secrets[1]: secret 'LLM_API_KEY' has no reference in staging.yaml "
+        f"{PIPE}:96: steps[2].secrets[1]: secret 'LLM_API_KEY' has no reference in staging.yaml "
         "secrets",
     ),
     case(
@@ -398,7 +399,7 @@ CASES = [
 def definitions(tmp_path: Path) -> Path:
     """A private copy of definitions/ (no compiled/) with components/ beside it."""
     ignore = shutil.ignore_patterns("compiled", "__pycache__")
-    shutil.copytree(REPO / "definitions", tmp_path / "definitions", ignore=ignore)
+    shutil.copytree(FIXTURE, tmp_path / "definitions", ignore=ignore)
     shutil.copytree(REPO / "components", tmp_path / "components", ignore=ignore)
     return tmp_path / "definitions"
 
@@ -443,7 +444,7 @@ def test_two_mistakes_two_lines_sorted_by_line(
     code, lines = validate(definitions, capsys)
     assert code == 2
     assert lines == [
-        f"error: {PIPE}:68: steps[0].arguments[3]: no parameter named 'Nope' (have: {PARAMS})",
-        f"error: {PIPE}:110: steps[3].inputs.train: step 'dataset' has no output 'validation' "
+        f"error: {PIPE}:69: steps[0].arguments[3]: no parameter named 'Nope' (have: {PARAMS})",
+        f"error: {PIPE}:111: steps[3].inputs.train: step 'dataset' has no output 'validation' "
         "(has: train, test)",
     ]

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from sm_pipelines.graph import mermaid, readme_block_pattern, replace_readme_block
+from sm_pipelines.validate import all_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,6 +35,9 @@ def test_graph_has_data_edges_and_labelled_branches() -> None:
         "quality_gate -->|true| deploy",
         "quality_gate -->|false| quality_gate_failed",
         "register_RegisterModel --> deploy",
+        "overlap_guard --> no_overlap",
+        "no_overlap -->|true| etl",
+        "no_overlap -->|false| skipped_overlap",
     ):
         assert f"    {edge}\n" in graph
     assert re.search(r'quality_gate\{"Quality-gate', graph)
@@ -41,7 +45,8 @@ def test_graph_has_data_edges_and_labelled_branches() -> None:
 
 def test_depends_on_is_drawn_dotted() -> None:
     definition = _definition()
-    definition["Steps"][1]["DependsOn"] = ["train"]
+    features = next(step for step in all_steps(definition) if step["Name"] == "features")
+    features["DependsOn"] = ["train"]
     assert "    train -.-> features\n" in mermaid(definition)
 
 

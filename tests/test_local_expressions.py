@@ -35,6 +35,7 @@ def _scope(tmp_path: Path, report: str | None = '{"metrics": {"score": 0.8, "lis
             "prep": PROCESSING,
             "train": {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/m/model.tar.gz"}},
             "eval": {},
+            "lam": {"OutputParameters": [{"Name": "skip", "Value": "false"}]},
         },
         property_files=lambda step, name, props: tmp_path / "evaluation.json",
     )
@@ -65,6 +66,10 @@ def test_get_parameters_execution_and_step_properties(tmp_path: Path) -> None:
     assert scope.evaluate({"Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"}).endswith(
         ".tar.gz"
     )
+
+
+def test_lambda_outputs_resolve_to_their_value(tmp_path: Path) -> None:
+    assert _scope(tmp_path).evaluate({"Get": "Steps.lam.OutputParameters['skip']"}) == "false"
 
 
 @pytest.mark.parametrize(

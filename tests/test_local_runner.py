@@ -221,14 +221,12 @@ def _gated_pipeline(score: str) -> str:
             },
         },
     }
-    notify = {
+    notify = {  # the shape the SDK's LambdaStep emits: inputs in Arguments, the rest beside
         "Name": "notify",
         "Type": "Lambda",
-        "Arguments": {
-            "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:notifier",
-            "Arguments": {"arn": {"Get": "Steps.register.ModelPackageArn"}},
-            "OutputParameters": [{"OutputName": "message", "OutputType": "String"}],
-        },
+        "Arguments": {"arn": {"Get": "Steps.register.ModelPackageArn"}},
+        "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:notifier",
+        "OutputParameters": [{"OutputName": "message", "OutputType": "String"}],
     }
     fail = {
         "Name": "rejected",

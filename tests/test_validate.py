@@ -10,7 +10,7 @@ import pytest
 
 from sm_pipelines import schema_check
 from sm_pipelines.cli import main
-from sm_pipelines.validate import definition_problems
+from sm_pipelines.validate import all_steps, definition_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPILED = sorted((ROOT / "definitions/compiled").glob("*/*.json"))
@@ -18,6 +18,10 @@ COMPILED = sorted((ROOT / "definitions/compiled").glob("*/*.json"))
 
 def _staging() -> dict:
     return json.loads((ROOT / "definitions/compiled/staging/llm-twin-ct.json").read_text())
+
+
+def _step(definition: dict, name: str) -> dict:
+    return next(step for step in all_steps(definition) if step["Name"] == name)
 
 
 @pytest.mark.parametrize("path", COMPILED, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -40,7 +44,7 @@ def test_every_known_gap_is_needed() -> None:
 
 def test_json_get_outside_known_shape_is_reported() -> None:
     definition = _staging()
-    condition = definition["Steps"][5]["Arguments"]["Conditions"][0]
+    condition = _step(definition, "quality-gate")["Arguments"]["Conditions"][0]
     condition["LeftValue"] = {"Std:JsonGet": {"Path": "metrics.answer_quality"}}
     assert any(
         "Std:JsonGet needs PropertyFile and Path" in p
@@ -51,19 +55,22 @@ def test_json_get_outside_known_shape_is_reported() -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["Steps"][0].update(DisplayName="Ingest sources"), "Steps/0/DisplayName"),
         (
-            lambda d: d["Steps"][0]["RetryPolicies"][0].update(MaxAttempts=25),
+            lambda d: _step(d, "etl").update(DisplayName="Ingest sources"),
+            "Steps/1/Arguments/IfSteps/0/DisplayName",
+        ),
+        (
+            lambda d: _step(d, "etl")["RetryPolicies"][0].update(MaxAttempts=25),
             "Steps.etl: retry MaxAttempts 25 is over 20",
         ),
         (
-            lambda d: d["Steps"][1]["Arguments"]["AppSpecification"].update(
+            lambda d: _step(d, "features")["Arguments"]["AppSpecification"].update(
                 ContainerArguments=["--raw-digest", {"Get": "Steps.nope.PropertyFiles.x"}]
             ),
             "Steps.features: Get 'Steps.nope.PropertyFiles.x' names no step in this definition",
         ),
         (
-            lambda d: d["Steps"][0]["Arguments"]["AppSpecification"].update(
+            lambda d: _step(d, "etl")["Arguments"]["AppSpecification"].update(
                 ContainerArguments=[{"Get": "Parameters.Missing"}]
             ),
             "Steps.etl: Get 'Parameters.Missing' names no parameter",
@@ -73,8 +80,8 @@ def test_json_get_outside_known_shape_is_reported() -> None:
             "Steps: step name 'etl' is used more than once",
         ),
         (
-            lambda d: d["Steps"][0]["RetryPolicies"][0].update(ExceptionType=["SageMaker.NOPE"]),
-            "Steps/0/RetryPolicies/0/ExceptionType: 'SageMaker.NOPE' is not one of",
+            lambda d: _step(d, "etl")["RetryPolicies"][0].update(ExceptionType=["SageMaker.NOPE"]),
+            "IfSteps/0/RetryPolicies/0/ExceptionType: 'SageMaker.NOPE' is not one of",
         ),
         (lambda d: d["Steps"][0].update(Type="Teleport"), "Steps/0: unknown step Type 'Teleport'"),
         (lambda d: d.update(Version="1999-01-01"), "Version: '1999-01-01' is not one of"),
@@ -89,7 +96,7 @@ def test_broken_definitions_are_reported(mutate, expected: str) -> None:
 
 def test_second_item_of_a_list_gap_is_still_checked() -> None:
     definition = _staging()
-    definition["Steps"][0]["RetryPolicies"][0]["ExceptionType"].append("SageMaker.BOGUS")
+    _step(definition, "etl")["RetryPolicies"][0]["ExceptionType"].append("SageMaker.BOGUS")
     assert any(
         "'SageMaker.BOGUS' is not one of" in p for p in definition_problems(json.dumps(definition))
     )
@@ -106,12 +113,12 @@ def test_validate_command_reports_a_broken_compiled_file(
 ) -> None:
     path = project / "definitions/compiled/staging/llm-twin-ct.json"
     definition = json.loads(path.read_text())
-    definition["Steps"][0]["DisplayName"] = "has spaces"
+    _step(definition, "etl")["DisplayName"] = "has spaces"
     path.write_text(json.dumps(definition, indent=2))
     assert main(["--definitions", str(project / "definitions"), "validate"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].endswith(
-        "definitions/compiled/staging/llm-twin-ct.json: Steps/0/DisplayName: "
+        "definitions/compiled/staging/llm-twin-ct.json: Steps/1/Arguments/IfSteps/0/DisplayName: "
         "'has spaces' does not match '^[A-Za-z0-9\\\\-_]{1,64}$'"
     )

@@ -23,6 +23,8 @@ _ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$"
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 _INSTANCE = r"^(ml\.[a-z0-9]+\.[a-z0-9]+|local)$"
 _ENV_VAR = r"^[A-Z_][A-Z0-9_]*$"
+# GitHub: owner is 1-39 letters, digits and hyphens; the repository name 1-100 of [A-Za-z0-9._-].
+_GITHUB_REPOSITORY = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"
 
 
 # What each pattern means, so an error says what was expected rather than quoting a regex.
@@ -31,6 +33,7 @@ PATTERN_HINTS = {
     _REGION: "an AWS region such as eu-west-1",
     _ROLE_ARN: "an IAM role ARN such as arn:aws:iam::123456789012:role/name",
     _BUCKET: "an S3 bucket name (3-63 of a-z 0-9 . -)",
+    _GITHUB_REPOSITORY: "a GitHub repository as owner/name",
     limits.PIPELINE_NAME_PATTERN: "letters, digits and single hyphens, starting alphanumeric",
     limits.STEP_NAME_PATTERN: "letters, digits, - and _",
     limits.STEP_DISPLAY_NAME_PATTERN: "1-64 letters, digits, - and _ (SageMaker allows no spaces)",
@@ -102,6 +105,46 @@ class SecretSpec(Strict):
         return f"ssm:{self.ssm}"
 
 
+class SubscriptionSpec(Strict):
+    protocol: Literal["email", "https", "sqs"]
+    endpoint: str
+
+    @model_validator(mode="after")
+    def _endpoint_fits_protocol(self) -> SubscriptionSpec:
+        patterns = {
+            "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            "https": r"^https://[^\s]+$",
+            "sqs": r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+(\.fifo)?$",
+        }
+        if not re.match(patterns[self.protocol], self.endpoint):
+            expected = {
+                "email": "an email address",
+                "https": "an https:// URL",
+                "sqs": "an SQS queue ARN",
+            }[self.protocol]
+            raise ValueError(f"{self.protocol} endpoint {self.endpoint!r} is not {expected}")
+        return self
+
+
+class AlertSettings(Strict):
+    """Where this environment's alert topics deliver, and the key that encrypts them."""
+
+    # EventBridge cannot publish to topics encrypted with the AWS-managed alias/aws/sns key, so
+    # AWS environments name a customer-managed key whose policy lets events.amazonaws.com use it.
+    kms_key: str | None = None
+    subscriptions: dict[str, list[SubscriptionSpec]] = Field(default_factory=dict)
+
+    @field_validator("kms_key")
+    @classmethod
+    def _not_aws_managed(cls, value: str | None) -> str | None:
+        if value == "alias/aws/sns":
+            raise ValueError(
+                "alias/aws/sns cannot be used: EventBridge cannot publish to topics encrypted with "
+                "the AWS-managed key; name a customer-managed key"
+            )
+        return value
+
+
 class LocalSettings(Strict):
     """How the Docker-free executor stands in for containers on this machine."""
 
@@ -110,6 +153,9 @@ class LocalSettings(Strict):
     # Lambda function name -> "module:function" run in process by Lambda steps
     lambdas: dict[str, str] = Field(default_factory=dict)
     state_dir: str = ".sm-local"
+    # Alerts also POST here (retried, never failing the run); they always go to the console
+    # and to <state>/alerts.jsonl.
+    alert_webhook: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
 
 
 class EnvironmentConfig(Strict):
@@ -131,6 +177,11 @@ class EnvironmentConfig(Strict):
     variables: dict[EnvVarName, str] = Field(default_factory=dict)
     parameter_defaults: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict)
+    # The repository whose GitHub Actions may deploy here (the CD role's OIDC trust).
+    github_repository: str | None = Field(default=None, pattern=_GITHUB_REPOSITORY)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    # The guard Lambda's role (must trust lambda.amazonaws.com); the execution role if unset.
+    lambda_role_arn: str | None = Field(default=None, pattern=_ROLE_ARN)
     local: LocalSettings | None = None
 
     @field_validator("role_arn")
@@ -150,6 +201,25 @@ class EnvironmentConfig(Strict):
         if len(value) > limits.TAGS_PER_RESOURCE_MAX:
             raise ValueError(f"{len(value)} tags; SageMaker allows {limits.TAGS_PER_RESOURCE_MAX}")
         return value
+
+    @model_validator(mode="after")
+    def _aws_alerts_need_a_key(self) -> EnvironmentConfig:
+        if self.kind == "aws" and self.alerts.subscriptions and not self.alerts.kms_key:
+            raise ValueError(
+                "alerts.kms_key is required when an AWS environment has alert subscriptions "
+                "(topics are KMS-encrypted)"
+            )
+        return self
+
+    def pipeline_arn(self, pipeline: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:pipeline/{pipeline}"
+
+    def lambda_function_name(self, function: str) -> str:
+        return f"{function}-{self.name}"
+
+    def lambda_arn(self, function: str) -> str:
+        name = self.lambda_function_name(function)
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
 
     def image_uri(self, key: str) -> str:
         spec = self.images[key]

@@ -9,7 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sm_pipelines.config import alerts as alert_models
+from sm_pipelines.config import environment as environment_models
 from sm_pipelines.config import pipeline as pipeline_models
+from sm_pipelines.config import triggers as trigger_models
 from sm_pipelines.config.environment import PATTERN_HINTS, EnvironmentConfig
 from sm_pipelines.config.pipeline import STEP_KINDS, PipelineConfig, type_problem
 from sm_pipelines.config.references import check_pipeline_references
@@ -59,12 +62,11 @@ class Definitions:
 
 def _all_field_names() -> set[str]:
     names: set[str] = set()
-    for module in (pipeline_models,):
+    for module in (pipeline_models, trigger_models, alert_models, environment_models):
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, BaseModel):
                 for name, info in obj.model_fields.items():
                     names.add(info.alias or name)
-    names.update(EnvironmentConfig.model_fields)
     return names
 
 
@@ -125,7 +127,17 @@ def _describe(error: dict[str, Any], key: Any) -> str:
 
 
 # Tags pydantic puts in an error location for a union member; they are not YAML keys.
-_UNION_TAGS = {*STEP_KINDS, "comparison", "in", "not", "or", "[key]"}
+_UNION_TAGS = {
+    *STEP_KINDS,
+    "schedule",
+    "s3-object-created",
+    "event",
+    "comparison",
+    "in",
+    "not",
+    "or",
+    "[key]",
+}
 
 
 def _data_path(data: Any, loc: tuple[Any, ...], kind: str) -> FieldPath:

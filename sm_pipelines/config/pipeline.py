@@ -1,4 +1,4 @@
-"""Model of definitions/pipelines/<pipeline>.yaml: parameters, steps, schedules."""
+"""Model of definitions/pipelines/<pipeline>.yaml: parameters, steps, triggers."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pydantic import (
 
 from sm_pipelines import limits
 from sm_pipelines.config.refs import parse_value
-from sm_pipelines.config.schedule import schedule_problem
+from sm_pipelines.config.triggers import TriggerSpec
 
 _ISO_DURATION = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
 _COMPONENT = r"^[a-z][a-z0-9_]*$"
@@ -234,6 +234,20 @@ class ConditionStepSpec(StepBase):
     else_steps: list[str] = Field(default_factory=list)
 
 
+class LambdaStepSpec(StepBase):
+    """A Lambda function deployed by upsert as <function>-<environment>; locally its handler
+    runs in process."""
+
+    kind: Literal["lambda"]
+    function: str = Field(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+    handler: str = Field(pattern=r"^components(\.[a-z_][a-z0-9_]*)+:[a-z_][a-z0-9_]*$")
+    inputs: dict[str, ValueField] = Field(default_factory=dict)
+    outputs: dict[str, Literal["String", "Integer", "Float", "Boolean"]] = Field(
+        default_factory=dict
+    )
+    timeout_seconds: int = Field(default=60, ge=1, le=900)
+
+
 class FailStepSpec(StepBase):
     kind: Literal["fail"]
     error_message: ValueField
@@ -241,27 +255,16 @@ class FailStepSpec(StepBase):
 
 StepSpec = Annotated[
     Union[  # noqa: UP007
-        ProcessingStepSpec, TrainingStepSpec, RegisterStepSpec, ConditionStepSpec, FailStepSpec
+        ProcessingStepSpec,
+        TrainingStepSpec,
+        RegisterStepSpec,
+        ConditionStepSpec,
+        LambdaStepSpec,
+        FailStepSpec,
     ],
     Field(discriminator="kind"),
 ]
-STEP_KINDS = ("processing", "training", "register", "condition", "fail")
-
-
-class ScheduleSpec(Strict):
-    name: str = Field(max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    description: str = Field(min_length=1, max_length=512)
-    expression: str
-    enabled: bool = True
-    parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
-
-    @field_validator("expression")
-    @classmethod
-    def _expression(cls, value: str) -> str:
-        problem = schedule_problem(value)
-        if problem:
-            raise ValueError(f"bad schedule {value!r}: {problem}")
-        return value
+STEP_KINDS = ("processing", "training", "register", "condition", "lambda", "fail")
 
 
 class PipelineConfig(Strict):
@@ -273,7 +276,7 @@ class PipelineConfig(Strict):
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[StepSpec] = Field(min_length=1)
-    schedules: list[ScheduleSpec] = Field(default_factory=list)
+    triggers: list[TriggerSpec] = Field(default_factory=list)
 
     @field_validator("parameters")
     @classmethod

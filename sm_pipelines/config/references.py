@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from sm_pipelines.config.pipeline import (
     ConditionStepSpec,
+    LambdaStepSpec,
     PipelineConfig,
     ProcessingStepSpec,
     RegisterStepSpec,
@@ -32,6 +33,8 @@ def step_outputs(step: Any) -> tuple[str, ...]:
         return TRAINING_OUTPUTS
     if isinstance(step, RegisterStepSpec):
         return REGISTER_OUTPUTS
+    if isinstance(step, LambdaStepSpec):
+        return tuple(step.outputs)
     return ()
 
 
@@ -176,9 +179,15 @@ def check_pipeline_references(
     if cycle:
         errors.append(doc.error(("steps",), "steps form a cycle: " + " -> ".join(cycle)))
 
-    for index, schedule in enumerate(pipeline.schedules):
-        for name, value in schedule.parameters.items():
-            path = ("schedules", index, "parameters", name)
+    for index, trigger in enumerate(pipeline.triggers):
+        if [t.name for t in pipeline.triggers].count(trigger.name) > 1:
+            errors.append(
+                doc.error(
+                    ("triggers", index, "name"), f"trigger name {trigger.name!r} is used twice"
+                )
+            )
+        for name, value in trigger.parameters.items():
+            path = ("triggers", index, "parameters", name)
             spec = pipeline.parameters.get(name)
             if spec is None:
                 have = ", ".join(pipeline.parameters) or "none"

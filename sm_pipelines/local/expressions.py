@@ -47,7 +47,8 @@ def walk(value: Any, tokens: list[str | int], where: str) -> Any:
             found = [v for v in value if isinstance(v, dict) and token in _named(v)]
             if not found:
                 raise ExpressionError(f"{where}: no item named {token!r}")
-            value = found[0]
+            # Name/Value pairs (Lambda OutputParameters) stand for their value, as in SageMaker.
+            value = found[0]["Value"] if set(found[0]) == {"Name", "Value"} else found[0]
         elif isinstance(value, dict) and token in value:
             value = value[token]
         else:

@@ -32,24 +32,39 @@ class LocalTarget:
     env: EnvironmentConfig | None
 
 
-def _settings(env: EnvironmentConfig | None, max_parallel: int) -> RunSettings:
+def _settings(
+    env: EnvironmentConfig | None, handlers: dict[str, str], max_parallel: int
+) -> RunSettings:
     local = env.local if env else None
     return RunSettings(
         cwd=Path.cwd(),
         region=env.region if env else "us-east-1",
         account=env.account_id if env else "000000000000",
         interpreters=dict(local.interpreters) if local else {},
-        lambdas=dict(local.lambdas) if local else {},
+        lambdas={**handlers, **(local.lambdas if local else {})},
         max_parallel=max_parallel,
     )
 
 
-def _environment(definitions_dir: Path, env_name: str) -> EnvironmentConfig | None:
+def _environment(
+    definitions_dir: Path, env_name: str
+) -> tuple[EnvironmentConfig | None, dict[str, str]]:
+    """The environment, and the Lambda handlers its pipelines deploy (function name -> handler),
+    so Lambda steps run locally without a second list to keep in sync."""
     from sm_pipelines.config.loader import load_definitions
+    from sm_pipelines.config.pipeline import LambdaStepSpec
 
     if not (definitions_dir / "environments" / f"{env_name}.yaml").is_file():
-        return None
-    return load_definitions(definitions_dir).environment(env_name)
+        return None, {}
+    definitions = load_definitions(definitions_dir)
+    env = definitions.environment(env_name)
+    handlers = {
+        env.lambda_function_name(step.function): step.handler
+        for pipeline in definitions.pipelines.values()
+        for step in pipeline.steps
+        if isinstance(step, LambdaStepSpec)
+    }
+    return env, handlers
 
 
 def resolve_state(
@@ -61,8 +76,8 @@ def resolve_state(
 
 
 def local_settings(definitions_dir: Path, state_dir: str | None, max_parallel: int = 2):
-    env = _environment(definitions_dir, "local")
-    return resolve_state(definitions_dir, env, state_dir), _settings(env, max_parallel)
+    env, handlers = _environment(definitions_dir, "local")
+    return resolve_state(definitions_dir, env, state_dir), _settings(env, handlers, max_parallel)
 
 
 def resolve_target(
@@ -73,7 +88,7 @@ def resolve_target(
     state_dir: str | None,
     max_parallel: int,
 ) -> LocalTarget:
-    env = _environment(definitions_dir, env_name)
+    env, handlers = _environment(definitions_dir, env_name)
     if definition_file:
         path = Path(definition_file)
         definition = read_definition(path)
@@ -85,7 +100,7 @@ def resolve_target(
     else:
         raise UserError("name a pipeline, or pass --definition FILE.json")
     state = resolve_state(definitions_dir, env, state_dir)
-    return LocalTarget(name, definition, state, _settings(env, max_parallel), env)
+    return LocalTarget(name, definition, state, _settings(env, handlers, max_parallel), env)
 
 
 def stage_code(target: LocalTarget, project_root: Path) -> None:

@@ -258,6 +258,13 @@ class Runner:
             raise StepFailure(to_text(scope.evaluate(arguments.get("ErrorMessage", ""))))
 
         evaluated = scope.evaluate(arguments)
+        if node.type == "Lambda":
+            # A Lambda step keeps its function and outputs beside Arguments (its inputs).
+            evaluated = {
+                "FunctionArn": raw.get("FunctionArn", ""),
+                "OutputParameters": raw.get("OutputParameters", []),
+                "Arguments": evaluated,
+            }
         cache_config = raw.get("CacheConfig") or {}
         key = None
         if cache_config.get("Enabled") and node.type in cache.CACHEABLE_TYPES:

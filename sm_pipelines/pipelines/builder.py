@@ -13,6 +13,7 @@ from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.pipeline import (
     ConditionStepSpec,
     FailStepSpec,
+    LambdaStepSpec,
     PipelineConfig,
     ProcessingStepSpec,
     RegisterStepSpec,
@@ -22,6 +23,7 @@ from sm_pipelines.config.references import step_dependencies
 from sm_pipelines.pipelines.control_steps import build_condition_step, build_fail_step
 from sm_pipelines.pipelines.expressions import BuildContext
 from sm_pipelines.pipelines.job_steps import build_processing_step, build_training_step
+from sm_pipelines.pipelines.lambda_steps import build_lambda_step
 from sm_pipelines.pipelines.model_steps import build_register_step
 from sm_pipelines.pipelines.parameters import build_parameter
 
@@ -59,6 +61,8 @@ def build_pipeline(
             built[step.name] = build_register_step(step, pipeline, ctx, session)
         elif isinstance(step, ConditionStepSpec):
             built[step.name] = build_condition_step(step, ctx, built)
+        elif isinstance(step, LambdaStepSpec):
+            built[step.name] = build_lambda_step(step, ctx, session)
         elif isinstance(step, FailStepSpec):
             built[step.name] = build_fail_step(step, ctx)
     in_branch = {

@@ -6,6 +6,31 @@ import importlib
 from typing import Any
 
 from sm_pipelines.local.contracts.base import JobContext, StepFailure
+from sm_pipelines.local.execution import EXECUTING, list_executions
+
+
+class LocalLambdaContext:
+    """The Lambda context object, plus what AWS would answer about this pipeline's executions
+    (a handler that sees `list_pipeline_executions` asks it instead of SageMaker)."""
+
+    def __init__(self, ctx: JobContext, function_name: str) -> None:
+        self._ctx = ctx
+        self.function_name = function_name
+        self.aws_request_id = f"{ctx.execution_id}-{ctx.step}-{ctx.attempt}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+    def list_pipeline_executions(self, pipeline: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "PipelineExecutionArn": execution.arn,
+                "PipelineExecutionStatus": execution.status,
+                "StartTime": execution.start,
+            }
+            for execution in list_executions(self._ctx.state)
+            if execution.pipeline == pipeline and execution.status == EXECUTING
+        ]
 
 
 def run_lambda(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +48,7 @@ def run_lambda(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     except (ImportError, AttributeError) as exc:
         raise StepFailure(f"ClientError: Lambda {name}: cannot load {target}: {exc}") from None
     try:
-        result = handler(arguments.get("Arguments", {}), None)
+        result = handler(arguments.get("Arguments", {}), LocalLambdaContext(ctx, name))
     except Exception as exc:  # the handler's own failure is the step's failure
         raise StepFailure(f"Lambda {name} raised {type(exc).__name__}: {exc}") from None
     outputs = []

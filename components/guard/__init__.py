@@ -1,0 +1,1 @@
+"""The overlap guard: a Lambda handler that spots an earlier execution still running."""
