@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,9 @@ from sm_pipelines.errors import AwsError
 def client(service: str, region: str) -> Any:
     """A boto3 client; AWS_ENDPOINT_URL (e.g. a local moto server) is honoured by botocore."""
     import boto3
+
+    # The SageMaker SDK configures the root logger at INFO; botocore would narrate credentials.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
 
     return boto3.session.Session(region_name=region).client(service)
 
@@ -44,7 +48,11 @@ def aws_errors(action: str) -> Iterator[None]:
     except NoRegionError:
         raise AwsError(f"{action}: no AWS region configured") from None
     except BotoCoreError as exc:
-        raise AwsError(f"{action}: {exc}") from None
+        raise AwsError(f"{action}: {_one_line(exc)}") from None
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
 
 
 def is_not_found(exc: Exception) -> bool:

@@ -5,25 +5,17 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sm_pipelines import limits
+from sm_pipelines.apply import Change
+from sm_pipelines.apply.tags import as_list, resource_tags
 from sm_pipelines.aws import aws_errors, client, is_not_found
 from sm_pipelines.code_bundle import CodeBundle, CodeLocation, collect_bundle
 from sm_pipelines.compile import CompiledPipeline, canonical_json, compile_environment
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.loader import Definitions
-
-MANAGED_BY_TAG = "sm-pipelines:managed-by"
-ENVIRONMENT_TAG = "sm-pipelines:environment"
-
-
-@dataclass(frozen=True)
-class PipelineChange:
-    name: str
-    state: str  # created, updated, unchanged
-    detail: str = ""
+from sm_pipelines.errors import UserError
 
 
 def with_image_tag(env: EnvironmentConfig, tag: str | None) -> EnvironmentConfig:
@@ -35,11 +27,6 @@ def with_image_tag(env: EnvironmentConfig, tag: str | None) -> EnvironmentConfig
         for key, spec in env.images.items()
     }
     return env.model_copy(update={"images": images})
-
-
-def resource_tags(env: EnvironmentConfig) -> dict[str, str]:
-    """The environment's tags plus the two that mark what sm-pipelines created."""
-    return {**env.tags, MANAGED_BY_TAG: "sm-pipelines", ENVIRONMENT_TAG: env.name}
 
 
 def upload_code(bundle: CodeBundle, location: CodeLocation, s3: Any) -> str:
@@ -90,20 +77,24 @@ def _differences(deployed: dict[str, Any], compiled: CompiledPipeline, desired: 
     return found
 
 
-def upsert(
+def aws_environment(definitions: Definitions, env_name: str) -> EnvironmentConfig:
+    env = definitions.environment(env_name)
+    if env.kind != "aws":
+        raise UserError(
+            f"environment {env_name!r} is local: run it with `sm-pipelines run <pipeline> --local`;"
+            " upsert and teardown act on AWS environments"
+        )
+    return env
+
+
+def upsert_pipelines(
+    sagemaker: Any,
+    s3: Any,
     definitions: Definitions,
-    env_name: str,
-    pipelines: list[str] | None = None,
-    image_tag: str | None = None,
-) -> tuple[str, list[PipelineChange]]:
-    """Upload code, then create, update or leave each pipeline; idempotent."""
-    env = with_image_tag(definitions.environment(env_name), image_tag)
-    bundle = collect_bundle(definitions.project_root)
-    compiled = compile_environment(definitions, env_name, pipelines, bundle=bundle, env=env)
-    s3 = client("s3", env.region)
-    sagemaker = client("sagemaker", env.region)
-    code_state = upload_code(bundle, compiled[0].code, s3) if compiled else "no pipelines"
-    tags = [{"Key": k, "Value": v} for k, v in sorted(resource_tags(env).items())]
+    env: EnvironmentConfig,
+    compiled: list[CompiledPipeline],
+) -> list[Change]:
+    tags = as_list(resource_tags(env))
     changes = []
     for item in compiled:
         config = definitions.pipeline(item.name)
@@ -121,23 +112,62 @@ def upsert(
                     **_definition_argument(item, env, s3),
                     Tags=tags,
                 )
-            changes.append(PipelineChange(item.name, "created"))
+            changes.append(Change("pipeline", item.name, "created"))
             continue
         differences = _differences(deployed, item, desired)
         if not differences:
-            changes.append(PipelineChange(item.name, "unchanged"))
+            changes.append(Change("pipeline", item.name, "unchanged"))
             continue
         with aws_errors(f"sagemaker update_pipeline {item.name}"):
             sagemaker.update_pipeline(
                 PipelineName=item.name, **desired, **_definition_argument(item, env, s3)
             )
-        changes.append(PipelineChange(item.name, "updated", ", ".join(differences)))
-    return code_state, changes
+        changes.append(Change("pipeline", item.name, "updated", ", ".join(differences)))
+    return changes
+
+
+def upsert(
+    definitions: Definitions,
+    env_name: str,
+    pipelines: list[str] | None = None,
+    image_tag: str | None = None,
+) -> list[Change]:
+    """Code, Lambda functions, pipelines, then the EventBridge role, alert topics and rules
+    around them; idempotent, and what is no longer declared (and tagged as ours) is removed."""
+    from sm_pipelines.apply.functions import apply_functions
+    from sm_pipelines.apply.notifications import enable_eventbridge
+    from sm_pipelines.apply.roles import apply_events_role
+    from sm_pipelines.apply.rules import apply_rules
+    from sm_pipelines.apply.topics import apply_topics
+    from sm_pipelines.config.triggers import NewDataTrigger
+    from sm_pipelines.event_rules import alert_rules, trigger_rules
+
+    env = with_image_tag(aws_environment(definitions, env_name), image_tag)
+    bundle = collect_bundle(definitions.project_root)
+    compiled = compile_environment(definitions, env_name, pipelines, bundle=bundle, env=env)
+    s3 = client("s3", env.region)
+    tags = resource_tags(env)
+    location = CodeLocation(bucket=env.bucket, prefix=env.prefix, digest=bundle.digest)
+    changes = [Change("code", bundle.digest[:12], upload_code(bundle, location, s3))]
+    changes += apply_functions(client("lambda", env.region), definitions, env, bundle, tags)
+    changes += upsert_pipelines(client("sagemaker", env.region), s3, definitions, env, compiled)
+    if pipelines:
+        return changes  # a partial upsert leaves the environment's wiring alone
+    triggered = sorted(p.name for p in definitions.pipelines.values() if p.triggers)
+    changes += apply_events_role(client("iam", env.region), env, triggered, tags)
+    changes += apply_topics(client("sns", env.region), definitions.alerts, env, tags)
+    if any(
+        isinstance(t, NewDataTrigger) for p in definitions.pipelines.values() for t in p.triggers
+    ):
+        changes.append(enable_eventbridge(s3, env.bucket))
+    rules = trigger_rules(definitions, env) + alert_rules(definitions, definitions.alerts, env)
+    changes += apply_rules(client("events", env.region), rules, env, tags)
+    return changes
 
 
 def diff(definitions: Definitions, env_name: str, pipelines: list[str] | None = None) -> list[str]:
     """A unified diff per pipeline between what is deployed and what would be upserted."""
-    env = definitions.environment(env_name)
+    env = aws_environment(definitions, env_name)
     sagemaker = client("sagemaker", env.region)
     out = []
     for item in compile_environment(definitions, env_name, pipelines):

@@ -14,127 +14,112 @@ from moto import mock_aws
 
 from sm_pipelines.cli import main
 from sm_pipelines.code_bundle import collect_bundle
+from tests.conftest import STAGING_BUCKET, STAGING_REGION, prepare_staging_account
 
-STAGING_BUCKET = "llm-twin-staging-artifacts"
-REGION = "eu-west-1"
-
-
-def _create_bucket() -> None:
-    boto3.client("s3", region_name=REGION).create_bucket(
-        Bucket=STAGING_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
+REGION = STAGING_REGION
 
 
-def _upsert(project: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    code = main(["--definitions", str(project / "definitions"), "upsert", "--env", "staging"])
-    return code, capsys.readouterr().out.splitlines()
+def _upsert(project: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> list[str]:
+    args = ["--definitions", str(project / "definitions"), "upsert", "--env", "staging", *extra]
+    assert main(args) == 0
+    return capsys.readouterr().out.splitlines()
 
 
-@pytest.mark.usefixtures("fake_aws")
+def _pipeline_line(lines: list[str]) -> str:
+    (line,) = [line for line in lines if line.startswith("pipeline llm-twin-ct:")]
+    return line
+
+
+@pytest.mark.usefixtures("staging_account")
 def test_upsert_creates_then_reports_unchanged_then_updates(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with mock_aws():
-        _create_bucket()
-        assert main(["--definitions", str(project / "definitions"), "build"]) == 0
-        capsys.readouterr()
+    assert main(["--definitions", str(project / "definitions"), "build"]) == 0
+    capsys.readouterr()
 
-        code, lines = _upsert(project, capsys)
-        assert code == 0
-        assert lines[0].startswith("code: uploaded ")
-        assert lines[1:] == ["llm-twin-ct: created"]
+    lines = _upsert(project, capsys)
+    assert lines[0].startswith("code ") and ": uploaded " in lines[0]
+    assert _pipeline_line(lines) == "pipeline llm-twin-ct: created"
 
-        sagemaker = boto3.client("sagemaker", region_name=REGION)
-        described = sagemaker.describe_pipeline(PipelineName="llm-twin-ct")
-        compiled = project / "definitions/compiled/staging/llm-twin-ct.json"
-        assert described["PipelineDefinition"] == compiled.read_text(encoding="utf-8")
-        assert described["RoleArn"] == (
-            "arn:aws:iam::111122223333:role/llm-twin-staging-sagemaker-execution"
-        )
-        assert described["PipelineDisplayName"] == "LLM-Twin-continuous-training"
-        tags = sagemaker.list_tags(ResourceArn=described["PipelineArn"])["Tags"]
-        assert {"Key": "environment", "Value": "staging"} in tags
-        assert {"Key": "sm-pipelines:managed-by", "Value": "sm-pipelines"} in tags
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    described = sagemaker.describe_pipeline(PipelineName="llm-twin-ct")
+    compiled = project / "definitions/compiled/staging/llm-twin-ct.json"
+    assert described["PipelineDefinition"] == compiled.read_text(encoding="utf-8")
+    assert described["RoleArn"] == (
+        "arn:aws:iam::111122223333:role/llm-twin-staging-sagemaker-execution"
+    )
+    assert described["PipelineDisplayName"] == "LLM-Twin-continuous-training"
+    tags = sagemaker.list_tags(ResourceArn=described["PipelineArn"])["Tags"]
+    assert {"Key": "environment", "Value": "staging"} in tags
+    assert {"Key": "sm-pipelines:managed-by", "Value": "sm-pipelines"} in tags
 
-        code, lines = _upsert(project, capsys)
-        assert (code, lines) == (0, ["code: already present", "llm-twin-ct: unchanged"])
+    lines = _upsert(project, capsys)
+    assert lines[0].endswith(": already present")
+    assert _pipeline_line(lines) == "pipeline llm-twin-ct: unchanged"
 
-        pipeline_yaml = project / "definitions/pipelines/llm-twin-ct.yaml"
-        text = pipeline_yaml.read_text(encoding="utf-8")
-        assert "default: 0.2\n" in text
-        pipeline_yaml.write_text(text.replace("default: 0.2\n", "default: 0.3\n"), "utf-8")
-        code, lines = _upsert(project, capsys)
-        assert (code, lines) == (0, ["code: already present", "llm-twin-ct: updated (definition)"])
-        deployed = json.loads(
-            sagemaker.describe_pipeline(PipelineName="llm-twin-ct")["PipelineDefinition"]
-        )
-        threshold = next(p for p in deployed["Parameters"] if p["Name"] == "MinAnswerQuality")
-        assert threshold["DefaultValue"] == 0.3
+    pipeline_yaml = project / "definitions/pipelines/llm-twin-ct.yaml"
+    text = pipeline_yaml.read_text(encoding="utf-8")
+    assert "default: 0.2\n" in text
+    pipeline_yaml.write_text(text.replace("default: 0.2\n", "default: 0.3\n"), "utf-8")
+    assert _pipeline_line(_upsert(project, capsys)) == "pipeline llm-twin-ct: updated (definition)"
+    deployed = json.loads(
+        sagemaker.describe_pipeline(PipelineName="llm-twin-ct")["PipelineDefinition"]
+    )
+    threshold = next(p for p in deployed["Parameters"] if p["Name"] == "MinAnswerQuality")
+    assert threshold["DefaultValue"] == 0.3
 
-        assert _upsert(project, capsys)[1][1] == "llm-twin-ct: unchanged"
+    assert _pipeline_line(_upsert(project, capsys)) == "pipeline llm-twin-ct: unchanged"
 
 
-@pytest.mark.usefixtures("fake_aws")
+@pytest.mark.usefixtures("staging_account")
 def test_code_is_uploaded_under_its_content_hash(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with mock_aws():
-        _create_bucket()
-        assert _upsert(project, capsys)[0] == 0
-        bundle = collect_bundle(project)
-        s3 = boto3.client("s3", region_name=REGION)
-        base = f"llm-twin/code/{bundle.digest}"
-        listed = s3.list_objects_v2(Bucket=STAGING_BUCKET, Prefix=base)["Contents"]
-        keys = {item["Key"] for item in listed}
-        assert f"{base}/sourcedir.tar.gz" in keys
-        for path, data in bundle.files:
-            body = s3.get_object(Bucket=STAGING_BUCKET, Key=f"{base}/src/{path}")["Body"].read()
-            assert body == data
-        tarball = s3.get_object(Bucket=STAGING_BUCKET, Key=f"{base}/sourcedir.tar.gz")
-        assert tarball["Body"].read() == bundle.tarball()
-        definition = json.loads(
-            boto3.client("sagemaker", region_name=REGION).describe_pipeline(
-                PipelineName="llm-twin-ct"
-            )["PipelineDefinition"]
-        )
-        assert f"s3://{STAGING_BUCKET}/{base}/src/" in json.dumps(definition)
+    _upsert(project, capsys)
+    bundle = collect_bundle(project)
+    s3 = boto3.client("s3", region_name=REGION)
+    base = f"llm-twin/code/{bundle.digest}"
+    listed = s3.list_objects_v2(Bucket=STAGING_BUCKET, Prefix=base)["Contents"]
+    assert f"{base}/sourcedir.tar.gz" in {item["Key"] for item in listed}
+    for path, data in bundle.files:
+        body = s3.get_object(Bucket=STAGING_BUCKET, Key=f"{base}/src/{path}")["Body"].read()
+        assert body == data
+    tarball = s3.get_object(Bucket=STAGING_BUCKET, Key=f"{base}/sourcedir.tar.gz")
+    assert tarball["Body"].read() == bundle.tarball()
+    definition = boto3.client("sagemaker", region_name=REGION).describe_pipeline(
+        PipelineName="llm-twin-ct"
+    )["PipelineDefinition"]
+    assert f"s3://{STAGING_BUCKET}/{base}/src/" in definition
 
 
-@pytest.mark.usefixtures("fake_aws")
+@pytest.mark.usefixtures("staging_account")
 def test_image_tag_pins_every_ecr_image(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with mock_aws():
-        _create_bucket()
-        args = ["--definitions", str(project / "definitions"), "upsert", "--env", "staging"]
-        assert main([*args, "--image-tag", "abc123"]) == 0
-        capsys.readouterr()
-        text = boto3.client("sagemaker", region_name=REGION).describe_pipeline(
-            PipelineName="llm-twin-ct"
-        )["PipelineDefinition"]
-        assert "llm-twin-processing:abc123" in text
-        assert "llm-twin-training:abc123" in text
-        assert "llm-twin-serving:abc123" in text
-        assert ":latest" not in text
+    _upsert(project, capsys, "--image-tag", "abc123")
+    text = boto3.client("sagemaker", region_name=REGION).describe_pipeline(
+        PipelineName="llm-twin-ct"
+    )["PipelineDefinition"]
+    for image in ("processing", "training", "serving"):
+        assert f"llm-twin-{image}:abc123" in text
+    assert ":latest" not in text
 
 
-@pytest.mark.usefixtures("fake_aws")
+@pytest.mark.usefixtures("staging_account")
 def test_diff_is_empty_after_upsert_and_shows_a_change(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     definitions = str(project / "definitions")
-    with mock_aws():
-        _create_bucket()
-        assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 1
-        assert "not deployed" in capsys.readouterr().out
-        assert _upsert(project, capsys)[0] == 0
-        assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 0
-        assert "no differences" in capsys.readouterr().out
-        env_yaml = project / "definitions/environments/staging.yaml"
-        text = env_yaml.read_text(encoding="utf-8")
-        env_yaml.write_text(text.replace("training: ml.g5.2xlarge", "training: ml.g5.4xlarge"))
-        assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 1
-        changed = [line[0] + line[1:].strip() for line in capsys.readouterr().out.splitlines()]
-        assert any(line.startswith('-"InstanceType": "ml.g5.2xlarge"') for line in changed)
-        assert any(line.startswith('+"InstanceType": "ml.g5.4xlarge"') for line in changed)
+    assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 1
+    assert "not deployed" in capsys.readouterr().out
+    _upsert(project, capsys)
+    assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 0
+    assert "no differences" in capsys.readouterr().out
+    env_yaml = project / "definitions/environments/staging.yaml"
+    text = env_yaml.read_text(encoding="utf-8")
+    env_yaml.write_text(text.replace("training: ml.g5.2xlarge", "training: ml.g5.4xlarge"))
+    assert main(["--definitions", definitions, "diff", "--env", "staging"]) == 1
+    changed = [line[0] + line[1:].strip() for line in capsys.readouterr().out.splitlines()]
+    assert any(line.startswith('-"InstanceType": "ml.g5.2xlarge"') for line in changed)
+    assert any(line.startswith('+"InstanceType": "ml.g5.4xlarge"') for line in changed)
 
 
 @pytest.mark.usefixtures("fake_aws")
@@ -150,9 +135,18 @@ def test_missing_bucket_is_one_line_aws_error(
     assert "NoSuchBucket" in err or "404" in err
 
 
-def test_upsert_against_moto_server_prints_the_three_states(
-    project: Path, moto_server: str, tmp_path: Path
+def test_local_environment_is_not_upserted(
+    project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert main(["--definitions", str(project / "definitions"), "upsert", "--env", "local"]) == 2
+    assert "run it with `sm-pipelines run <pipeline> --local`" in capsys.readouterr().err
+
+
+def test_upsert_against_moto_server_prints_the_three_states(
+    project: Path, moto_server: str
+) -> None:
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    prepare_staging_account(endpoint_url=moto_server, **credentials)
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": moto_server,
@@ -161,16 +155,6 @@ def test_upsert_against_moto_server_prints_the_three_states(
         "AWS_DEFAULT_REGION": REGION,
     }
     env.pop("AWS_PROFILE", None)
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3.create_bucket(
-        Bucket=STAGING_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
     command = [
         sys.executable,
         "-m",
@@ -182,23 +166,21 @@ def test_upsert_against_moto_server_prints_the_three_states(
         "staging",
     ]
 
-    def run() -> str:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    def run() -> list[str]:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr
-        return done.stdout
+        return done.stdout.splitlines()
 
-    assert run().splitlines()[1] == "llm-twin-ct: created"
+    assert _pipeline_line(run()) == "pipeline llm-twin-ct: created"
     pipeline_yaml = project / "definitions/pipelines/llm-twin-ct.yaml"
     text = pipeline_yaml.read_text(encoding="utf-8")
     pipeline_yaml.write_text(text.replace("default: 0.2\n", "default: 0.25\n"), "utf-8")
-    assert run().splitlines()[1] == "llm-twin-ct: updated (definition)"
-    assert run().splitlines() == ["code: already present", "llm-twin-ct: unchanged"]
+    assert _pipeline_line(run()) == "pipeline llm-twin-ct: updated (definition)"
+    third = run()
+    assert _pipeline_line(third) == "pipeline llm-twin-ct: unchanged"
+    assert third[0].endswith(": already present")
     sagemaker = boto3.client(
-        "sagemaker",
-        endpoint_url=moto_server,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        "sagemaker", endpoint_url=moto_server, region_name=REGION, **credentials
     )
     described = sagemaker.describe_pipeline(PipelineName="llm-twin-ct")
     assert '"DefaultValue": 0.25' in described["PipelineDefinition"]

@@ -9,10 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sm_pipelines import limits
 from sm_pipelines.config import alerts as alert_models
 from sm_pipelines.config import environment as environment_models
 from sm_pipelines.config import pipeline as pipeline_models
 from sm_pipelines.config import triggers as trigger_models
+from sm_pipelines.config.alerts import AlertsConfig
 from sm_pipelines.config.environment import PATTERN_HINTS, EnvironmentConfig
 from sm_pipelines.config.pipeline import STEP_KINDS, PipelineConfig, type_problem
 from sm_pipelines.config.references import check_pipeline_references
@@ -35,6 +37,7 @@ class Definitions:
     root: Path
     environments: dict[str, EnvironmentConfig] = field(default_factory=dict)
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
 
     @property
@@ -275,6 +278,108 @@ def _check_parameter_defaults(
     return errors
 
 
+ALERTS_FILE = "alerts.yaml"
+
+
+def _load_alerts(
+    root: Path, errors: list[DefinitionError]
+) -> tuple[AlertsConfig, YamlDocument | None]:
+    path = root / ALERTS_FILE
+    if not path.is_file():
+        return AlertsConfig(), None
+    rel = path.relative_to(root.parent)
+    try:
+        doc = load_yaml(path)
+    except DefinitionError as exc:
+        errors.append(DefinitionError(rel, exc.message, exc.field, exc.line))
+        return AlertsConfig(), None
+    doc.path = rel
+    config, problems = validate_model(AlertsConfig, doc)
+    errors.extend(problems)
+    return (config or AlertsConfig()), (doc if config else None)
+
+
+def _check_alerts(
+    alerts: AlertsConfig,
+    doc: YamlDocument,
+    pipelines: dict[str, tuple[PipelineConfig, YamlDocument]],
+    broken: set[str],
+) -> list[DefinitionError]:
+    errors = []
+    for index, route in enumerate(alerts.routes):
+        if route.topic not in alerts.topics:
+            have = ", ".join(alerts.topics) or "none"
+            errors.append(
+                doc.error(("routes", index, "topic"), f"no topic {route.topic!r} (have: {have})")
+            )
+        for i, name in enumerate(route.pipelines or []):
+            if name not in pipelines and name not in broken:
+                errors.append(
+                    doc.error(("routes", index, "pipelines", i), f"no pipeline named {name!r}")
+                )
+        if [r.name for r in alerts.routes].count(route.name) > 1:
+            errors.append(
+                doc.error(("routes", index, "name"), f"route {route.name!r} is used twice")
+            )
+    return errors
+
+
+def _check_names_per_environment(
+    alerts: AlertsConfig,
+    alerts_doc: YamlDocument | None,
+    pipelines: dict[str, tuple[PipelineConfig, YamlDocument]],
+    environments: dict[str, tuple[EnvironmentConfig, YamlDocument]],
+) -> list[DefinitionError]:
+    """Names built from several files (rule, topic) must fit AWS limits in every environment."""
+    from sm_pipelines.event_rules import alert_rule_name, topic_name, trigger_rule_name
+
+    errors = []
+    for env, env_doc in environments.values():
+        for pipeline, doc in pipelines.values():
+            for index, trigger in enumerate(pipeline.triggers):
+                name = trigger_rule_name(pipeline.name, trigger.name, env)
+                if len(name) > limits.EVENTBRIDGE_RULE_NAME_MAX:
+                    errors.append(
+                        doc.error(
+                            ("triggers", index, "name"),
+                            f"rule name {name!r} for {env_doc.path.name} is {len(name)} "
+                            f"characters; EventBridge allows {limits.EVENTBRIDGE_RULE_NAME_MAX}",
+                        )
+                    )
+        if alerts_doc is None:
+            continue
+        for index, route in enumerate(alerts.routes):
+            name = alert_rule_name(route.name, env)
+            if len(name) > limits.EVENTBRIDGE_RULE_NAME_MAX:
+                errors.append(
+                    alerts_doc.error(
+                        ("routes", index, "name"),
+                        f"rule name {name!r} for {env_doc.path.name} is {len(name)} characters; "
+                        f"EventBridge allows {limits.EVENTBRIDGE_RULE_NAME_MAX}",
+                    )
+                )
+        for topic in alerts.topics:
+            name = topic_name(env, topic)
+            if len(name) > limits.SNS_TOPIC_NAME_MAX:
+                errors.append(
+                    alerts_doc.error(
+                        ("topics", topic),
+                        f"topic name {name[:40]}... for {env_doc.path.name} is {len(name)} "
+                        f"characters; SNS allows {limits.SNS_TOPIC_NAME_MAX}",
+                    )
+                )
+        for topic in env.alerts.subscriptions:
+            if topic not in alerts.topics:
+                have = ", ".join(alerts.topics) or "none"
+                errors.append(
+                    env_doc.error(
+                        ("alerts", "subscriptions", topic),
+                        f"no topic {topic!r} in {ALERTS_FILE} (have: {have})",
+                    )
+                )
+    return errors
+
+
 def load_definitions(root: Path) -> Definitions:
     """Load definitions/ (environments/*.yaml, pipelines/*.yaml) or raise DefinitionErrors."""
     if not root.is_dir():
@@ -316,6 +421,11 @@ def load_definitions(root: Path) -> Definitions:
     for pipeline, doc in pipelines.values():
         errors.extend(check_pipeline_references(pipeline, doc, root.parent))
     errors.extend(_check_steps_against_environments(pipelines, environments))
+    alerts, alerts_doc = _load_alerts(root, errors)
+    if alerts_doc is not None:
+        errors.extend(_check_alerts(alerts, alerts_doc, pipelines, broken))
+    errors.extend(_check_names_per_environment(alerts, alerts_doc, pipelines, environments))
+    definitions.alerts = alerts
     for env, doc in environments.values():
         errors.extend(_check_parameter_defaults(env, doc, pipelines, broken))
     if errors:

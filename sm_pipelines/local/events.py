@@ -9,6 +9,7 @@ from typing import Any
 
 EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
 STEP_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Step Status Change"
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 
 
 def _envelope(detail_type: str, region: str, account: str, resources: list[str], detail: dict):
@@ -63,3 +64,18 @@ def step_event(
         detail["failureReason"] = step.failure_reason
     resources = [execution.pipeline_arn, execution.arn]
     return _envelope(STEP_STATUS_CHANGE, region, account, resources, detail)
+
+
+def model_package_event(properties: dict[str, Any], region: str, account: str) -> dict[str, Any]:
+    """What AWS sends when a version is registered: the package's own description as detail."""
+    keys = (
+        "ModelPackageGroupName",
+        "ModelPackageVersion",
+        "ModelPackageArn",
+        "ModelApprovalStatus",
+        "ModelPackageDescription",
+        "CreationTime",
+    )
+    detail = {key: properties[key] for key in keys if key in properties}
+    resources = [properties.get("ModelPackageArn", "")]
+    return _envelope(MODEL_PACKAGE_STATE_CHANGE, region, account, resources, detail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -17,7 +18,7 @@ from sm_pipelines.local.contracts.model import run_model, run_register
 from sm_pipelines.local.contracts.processing import run_processing
 from sm_pipelines.local.contracts.training import run_training
 from sm_pipelines.local.definition import PipelineDefinition, StepNode
-from sm_pipelines.local.events import execution_event, step_event
+from sm_pipelines.local.events import execution_event, model_package_event, step_event
 from sm_pipelines.local.execution import (
     EXECUTING,
     FAILED,
@@ -58,6 +59,8 @@ class RunSettings:
     keep_sandboxes: bool = False
     # Added to every job's environment (local services such as MONGODB_URI, the state folder).
     environment: dict[str, str] = field(default_factory=dict)
+    # Called with every EventBridge-shaped event (local alert routing); never fail the run.
+    event_sinks: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
 
 class Runner:
@@ -114,8 +117,18 @@ class Runner:
             event = execution_event(execution, previous, region, account)
         else:
             event = step_event(execution, step, previous, region, account)
-        if step is None or step.status != NOT_EXECUTED:
-            self.state.append_event(event)
+        events = [event] if step is None or step.status != NOT_EXECUTED else []
+        if step is not None and step.type == "RegisterModel" and step.status == SUCCEEDED:
+            events.append(model_package_event(step.properties, region, account))
+        for item in events:
+            self.state.append_event(item)
+            for sink in self.settings.event_sinks:
+                try:
+                    sink(item)
+                except Exception as exc:  # an alert sink must never stop a run
+                    print(
+                        f"WARNING event sink failed: {type(exc).__name__}: {exc}", file=sys.stderr
+                    )
         if self.listener:
             self.listener(kind, execution, step)
 
