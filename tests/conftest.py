@@ -19,11 +19,13 @@ os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of definitions/ and components/ that a test may edit freely."""
+    """A copy of definitions/, components/ and data/ that a test may edit freely."""
     shutil.copytree(ROOT / "definitions", tmp_path / "definitions")
     shutil.copytree(
         ROOT / "components", tmp_path / "components", ignore=shutil.ignore_patterns("__pycache__")
     )
+    # The pipeline's default DataSources (data/sample, git:.) resolve against the project root.
+    shutil.copytree(ROOT / "data", tmp_path / "data")
     return tmp_path
 
 
@@ -52,8 +54,10 @@ def moto_server() -> Iterator[str]:
     """A moto_server on 127.0.0.1 for code that needs a real HTTP endpoint; its URL."""
     port = free_port()
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    # The staging environment's account, so ARNs in the definitions resolve inside moto.
     process = subprocess.Popen(
         [server, "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "MOTO_ACCOUNT_ID": "111122223333"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -74,3 +78,76 @@ def moto_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def moto_s3_echoes_eventbridge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto stores a bucket's EventBridgeConfiguration but leaves it out of
+    GetBucketNotificationConfiguration (AWS returns it as {}); echo it so idempotency of the
+    S3 new-data trigger can be tested."""
+    from moto.s3 import responses
+
+    original = responses.S3Response.get_bucket_notification
+
+    def get_bucket_notification(self):  # type: ignore[no-untyped-def]
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        response = original(self)
+        if config is None or config.event_bridge is None:
+            return response
+        status, headers, body = response
+        text = body.decode() if isinstance(body, bytes) else body
+        marker = "</NotificationConfiguration>"
+        if marker in text:
+            text = text.replace(marker, "<EventBridgeConfiguration/>" + marker)
+        else:
+            text = (
+                '<?xml version="1.0" encoding="UTF-8"?><NotificationConfiguration>'
+                "<EventBridgeConfiguration/></NotificationConfiguration>"
+            )
+        return status, headers, text
+
+    monkeypatch.setattr(responses.S3Response, "get_bucket_notification", get_bucket_notification)
+
+
+STAGING_ACCOUNT = "111122223333"
+STAGING_REGION = "eu-west-1"
+STAGING_BUCKET = "llm-twin-staging-artifacts"
+STAGING_ALERT_QUEUE = "llm-twin-alerts-staging"
+EXECUTION_ROLE_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ["sagemaker.amazonaws.com", "lambda.amazonaws.com"]},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def prepare_staging_account(**client_args: str) -> None:
+    """What the platform team creates before the first upsert: bucket, execution role, queue."""
+    import json
+
+    import boto3
+
+    region = {"region_name": STAGING_REGION, **client_args}
+    boto3.client("s3", **region).create_bucket(
+        Bucket=STAGING_BUCKET, CreateBucketConfiguration={"LocationConstraint": STAGING_REGION}
+    )
+    boto3.client("iam", **region).create_role(
+        RoleName="llm-twin-staging-sagemaker-execution",
+        AssumeRolePolicyDocument=json.dumps(EXECUTION_ROLE_TRUST),
+    )
+    boto3.client("sqs", **region).create_queue(QueueName=STAGING_ALERT_QUEUE)
+
+
+@pytest.fixture
+def staging_account(fake_aws: None, monkeypatch: pytest.MonkeyPatch, moto_s3_echoes_eventbridge):
+    """In-process moto acting as the staging account, prepared as for a first upsert."""
+    from moto import mock_aws
+
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", STAGING_ACCOUNT)
+    with mock_aws():
+        prepare_staging_account()
+        yield

@@ -1,47 +1,126 @@
-"""ETL job: take the author's sources and publish a digest of the raw documents.
+"""ETL job: read the author's sources into MongoDB and publish a digest of the raw documents.
 
-Minimal stand-in honouring the processing contract; the MongoDB crawler replaces the body.
+    python -m components.etl --sources "data/sample,git:.,https://example.com/post" --author "Ada"
+
+Writes snapshot.json to the `snapshot` output: the digest of every raw document the store holds
+(unchanged sources give the same digest, so later steps hit the cache) and this run's counts.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import os
 import sys
 from pathlib import Path
 
 from components.common.contract import processing_output, write_json
+from components.common.domain import Author, RawDocument, Rejected
+from components.common.job import JobError, run_job
+from components.etl.exports import FolderReader, Skipped
+from components.etl.repository import read_repository
+from components.etl.sources import FOLDER, GIT, Source, parse_sources
+from components.etl.web import DEFAULT_TIMEOUT_SECONDS, fetch_page
+
+PROG = "etl"
 
 
-def snapshot_digest(sources: list[str]) -> tuple[str, int]:
-    sha = hashlib.sha256()
-    count = 0
+def positive_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{raw!r}: expected seconds > 0")
+    return value
+
+
+def read_sources(
+    sources: list[Source], cwd: Path, author: Author, timeout: float
+) -> tuple[list[RawDocument], list[Rejected], int]:
+    documents, rejected, skipped = [], [], 0
     for source in sources:
-        sha.update(source.encode() + b"\0")
-        root = Path(source)
-        for path in sorted(root.rglob("*")) if root.is_dir() else []:
-            if path.is_file():
-                sha.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
-                count += 1
-    return sha.hexdigest(), count
+        if source.kind == FOLDER:
+            items = list(FolderReader(cwd / source.location, source.location, author).read())
+        elif source.kind == GIT:
+            items = [read_repository(source.location, cwd, author)]
+        else:
+            items = [fetch_page(source.location, author, timeout)]
+        for item in items:
+            if isinstance(item, Skipped):
+                skipped += 1
+            elif isinstance(item, Rejected):
+                rejected.append(item)
+            else:
+                documents.append(item)
+    return documents, rejected, skipped
+
+
+def run(sources_spec: str, author_name: str, timeout: float, cwd: Path) -> dict:
+    from components.common import mongo
+    from components.common.settings import mongo_settings
+    from components.etl import store
+
+    if not author_name.strip():
+        raise JobError("--author is empty")
+    sources = parse_sources(sources_spec, cwd)
+    db = mongo.connect(mongo_settings())
+    author = Author(" ".join(author_name.split()))
+    documents, rejected, skipped = read_sources(sources, cwd, author, timeout)
+    counts = store.IngestCounts(skipped=skipped)
+    documents, conflicts = store.dedupe(documents, counts)
+    rejected += conflicts
+    store.ensure_user(db, author)
+    store.ingest(db, documents, counts)
+    store.quarantine(db, rejected, counts)
+    for item in rejected:
+        print(f"{PROG}: quarantined {item.location}: {item.reason}", flush=True)
+    digest, totals = mongo.raw_digest(db)
+    if not sum(totals.values()):
+        raise JobError(
+            "no documents: the sources gave none and MongoDB holds none (check --sources)"
+        )
+    return {
+        "digest": digest,
+        "documents": sum(totals.values()),
+        "by_type": totals,
+        "author": author.full_name,
+        "sources": [f"{s.kind}:{s.location}" for s in sources],
+        **counts.as_dict(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="components.etl")
-    parser.add_argument("--sources", required=True)
-    parser.add_argument("--author", required=True)
-    args = parser.parse_args(argv)
-    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
-    if not sources:
-        print("etl: --sources names no source", file=sys.stderr)
-        return 2
-    digest, count = snapshot_digest(sources)
-    write_json(
-        processing_output("snapshot") / "snapshot.json",
-        {"digest": digest, "documents": count, "author": args.author},
+    parser.add_argument("--sources", required=True, help="comma-separated folders, git:, URLs")
+    parser.add_argument("--author", required=True, help="the author every document belongs to")
+    parser.add_argument(
+        "--http-timeout",
+        type=positive_seconds,
+        # A string default goes through `type` like a typed value: a bad ETL_HTTP_TIMEOUT is a
+        # usage error, not a traceback.
+        default=os.environ.get("ETL_HTTP_TIMEOUT", str(DEFAULT_TIMEOUT_SECONDS)),
+        help="seconds allowed for each web page",
     )
-    print(f"etl: {count} documents from {len(sources)} source(s), digest {digest[:12]}")
-    return 0
+    args = parser.parse_args(argv)
+    if not any(part.strip() for part in args.sources.split(",")):
+        # A usage error, answered like argparse's own (exit 2) before any store is touched.
+        print(f"{PROG}: --sources names no source", file=sys.stderr)
+        return 2
+
+    def body() -> int:
+        snapshot = run(args.sources, args.author, args.http_timeout, Path.cwd())
+        write_json(processing_output("snapshot") / "snapshot.json", snapshot)
+        print(
+            f"{PROG}: {snapshot['inserted']} inserted, {snapshot['updated']} updated, "
+            f"{snapshot['unchanged']} unchanged, {snapshot['quarantined']} quarantined, "
+            f"{snapshot['skipped']} skipped; store holds "
+            + ", ".join(f"{n} {t}" for t, n in snapshot["by_type"].items())
+            + f"; digest {snapshot['digest'][:12]}",
+            flush=True,
+        )
+        return 0
+
+    return run_job(PROG, body)
 
 
 if __name__ == "__main__":

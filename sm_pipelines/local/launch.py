@@ -11,11 +11,13 @@ from pathlib import Path
 
 from sm_pipelines.code_bundle import CodeLocation, collect_bundle
 from sm_pipelines.config.environment import EnvironmentConfig
+from sm_pipelines.config.loader import Definitions
 from sm_pipelines.errors import UserError
 from sm_pipelines.local.definition import PipelineDefinition, load_definition, read_definition
 from sm_pipelines.local.execution import SUCCEEDED, Execution, list_executions, load_execution
 from sm_pipelines.local.progress import Progress
 from sm_pipelines.local.runner import Runner, RunSettings
+from sm_pipelines.local.services import local_services
 from sm_pipelines.local.state import LocalState
 
 _CODE_URI = re.compile(r"s3://([^/\"]+)/([^\"]*?)/code/([0-9a-f]{64})/")
@@ -48,14 +50,14 @@ def _settings(
 
 def _environment(
     definitions_dir: Path, env_name: str
-) -> tuple[EnvironmentConfig | None, dict[str, str]]:
-    """The environment, and the Lambda handlers its pipelines deploy (function name -> handler),
-    so Lambda steps run locally without a second list to keep in sync."""
+) -> tuple[Definitions | None, EnvironmentConfig | None, dict[str, str]]:
+    """The definitions, the environment, and the Lambda handlers its pipelines deploy (function
+    name -> handler), so Lambda steps run locally without a second list to keep in sync."""
     from sm_pipelines.config.loader import load_definitions
     from sm_pipelines.config.pipeline import LambdaStepSpec
 
     if not (definitions_dir / "environments" / f"{env_name}.yaml").is_file():
-        return None, {}
+        return None, None, {}
     definitions = load_definitions(definitions_dir)
     env = definitions.environment(env_name)
     handlers = {
@@ -64,7 +66,28 @@ def _environment(
         for step in pipeline.steps
         if isinstance(step, LambdaStepSpec)
     }
-    return env, handlers
+    return definitions, env, handlers
+
+
+def _with_alerts(
+    settings: RunSettings,
+    definitions: Definitions | None,
+    env: EnvironmentConfig | None,
+    state: LocalState,
+) -> RunSettings:
+    """Route the run's events through the declared alert routes, as EventBridge would."""
+    from sm_pipelines.local.alerts import AlertRouter
+
+    if definitions is not None and env is not None and definitions.alerts.routes:
+        settings.event_sinks.append(AlertRouter(definitions, env, state))
+    return settings
+
+
+def _close_sinks(settings: RunSettings) -> None:
+    for sink in settings.event_sinks:
+        close = getattr(sink, "close", None)
+        if callable(close):
+            close()
 
 
 def resolve_state(
@@ -76,8 +99,10 @@ def resolve_state(
 
 
 def local_settings(definitions_dir: Path, state_dir: str | None, max_parallel: int = 2):
-    env, handlers = _environment(definitions_dir, "local")
-    return resolve_state(definitions_dir, env, state_dir), _settings(env, handlers, max_parallel)
+    definitions, env, handlers = _environment(definitions_dir, "local")
+    state = resolve_state(definitions_dir, env, state_dir)
+    settings = _with_alerts(_settings(env, handlers, max_parallel), definitions, env, state)
+    return state, settings
 
 
 def resolve_target(
@@ -88,7 +113,7 @@ def resolve_target(
     state_dir: str | None,
     max_parallel: int,
 ) -> LocalTarget:
-    env, handlers = _environment(definitions_dir, env_name)
+    definitions, env, handlers = _environment(definitions_dir, env_name)
     if definition_file:
         path = Path(definition_file)
         definition = read_definition(path)
@@ -100,7 +125,8 @@ def resolve_target(
     else:
         raise UserError("name a pipeline, or pass --definition FILE.json")
     state = resolve_state(definitions_dir, env, state_dir)
-    return LocalTarget(name, definition, state, _settings(env, handlers, max_parallel), env)
+    settings = _with_alerts(_settings(env, handlers, max_parallel), definitions, env, state)
+    return LocalTarget(name, definition, state, settings, env)
 
 
 def stage_code(target: LocalTarget, project_root: Path) -> None:
@@ -151,7 +177,12 @@ def run(target: LocalTarget, params: dict[str, str], quiet: bool, source: str) -
         Progress.mode_for(sys.stdout, quiet), _estimates(target.state, target.pipeline)
     )
     runner = Runner(target.state, target.definition, target.pipeline, target.settings, progress)
-    execution = runner.start(parameters, source=source)
+    try:
+        with local_services(target.state.root) as services:
+            target.settings.environment.update(services)
+            execution = runner.start(parameters, source=source)
+    finally:
+        _close_sinks(target.settings)
     progress.finish(execution)
     return execution
 
@@ -164,6 +195,11 @@ def retry(state: LocalState, execution_id: str, settings: RunSettings, quiet: bo
     settings.region, settings.account = execution.region, execution.account
     progress = Progress(Progress.mode_for(sys.stdout, quiet))
     runner = Runner(state, definition, execution.pipeline, settings, progress)
-    execution = runner.retry(execution)
+    try:
+        with local_services(state.root) as services:
+            settings.environment.update(services)
+            execution = runner.retry(execution)
+    finally:
+        _close_sinks(settings)
     progress.finish(execution)
     return execution

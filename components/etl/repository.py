@@ -1,0 +1,225 @@
+"""A code repository as one `repositories` document: its text files, path by path.
+
+`git:<path>` reads the committed tree (HEAD) of a local work tree, so uncommitted edits and
+ignored files (virtualenvs, local state) never leak in; a folder that is not a git work tree is
+read as it is on disk, hidden folders excepted. `git:<url>` clones the repository shallowly into a
+temporary folder first. Files that are binary, not UTF-8, larger than MAX_FILE_BYTES or data rather
+than code (SKIPPED_SUFFIXES) are listed in the document's metadata with the reason, not silently
+dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.common.domain import Author, DocumentType, RawDocument, Rejected
+from components.common.job import JobError
+
+MAX_FILE_BYTES = 100 * 1024
+MAX_REPOSITORY_BYTES = 8 * 1024 * 1024
+SKIPPED_SUFFIXES = {
+    ".json",
+    ".jsonl",
+    ".csv",
+    ".tsv",
+    ".lock",
+    ".svg",
+    ".map",
+    ".pdf",
+    ".parquet",
+    ".pkl",
+    ".safetensors",
+    ".bin",
+    ".gguf",
+    ".onnx",
+    ".npy",
+    ".npz",
+    ".zip",
+    ".gz",
+    ".tar",
+}
+SKIPPED_DIRS = {"node_modules", "__pycache__", "venv", "dist", "build"}
+GIT_TIMEOUT_SECONDS = 300
+_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
+_CREDENTIALS = re.compile(r"(?<=://)[^/@]+@")
+
+
+@dataclass
+class RepositoryFiles:
+    files: list[dict[str, str]]
+    skipped: list[dict[str, str]]
+
+
+def is_url(location: str) -> bool:
+    return bool(_URL.match(location))
+
+
+def _git(args: list[str], cwd: Path | None = None, timeout: float = 60) -> bytes:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"git {args[0]} exited {done.returncode}")
+    return done.stdout
+
+
+def _select(entries: list[tuple[str, bytes]]) -> RepositoryFiles:
+    """Keep the text files, record why each other file was left out."""
+    kept, skipped, total = [], [], 0
+    for path, data in sorted(entries):
+        suffix = Path(path).suffix.lower()
+        reason = ""
+        if suffix in SKIPPED_SUFFIXES:
+            reason = f"data file ({suffix})"
+        elif len(data) > MAX_FILE_BYTES:
+            reason = f"larger than {MAX_FILE_BYTES} bytes"
+        elif total + len(data) > MAX_REPOSITORY_BYTES:
+            reason = f"repository text past {MAX_REPOSITORY_BYTES} bytes"
+        else:
+            try:
+                text = data.decode("utf-8")
+                if "\x00" in text:
+                    raise ValueError
+            except (UnicodeDecodeError, ValueError):
+                reason = "binary or not UTF-8"
+        if reason:
+            skipped.append({"path": path, "reason": reason})
+        elif text.strip():
+            kept.append({"path": path, "text": text})
+            total += len(data)
+        else:
+            skipped.append({"path": path, "reason": "empty"})
+    return RepositoryFiles(kept, skipped)
+
+
+def _committed_files(work_tree: Path) -> tuple[list[tuple[str, bytes]], str]:
+    prefix = _git(["rev-parse", "--show-prefix"], work_tree).decode().strip()
+    commit = _git(["rev-parse", "HEAD"], work_tree).decode().strip()
+    archive = _git(["archive", "--format=tar", f"HEAD:{prefix}" if prefix else "HEAD"], work_tree)
+    entries = []
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    entries.append((member.name, handle.read()))
+    return entries, commit
+
+
+def _folder_files(root: Path) -> tuple[list[tuple[str, bytes]], list[dict[str, str]]]:
+    """Files under `root` (hidden ones and build folders excepted), and those it could not read."""
+    entries, unreadable = [], []
+    failures: list[OSError] = []
+    for directory, folders, files in os.walk(root, onerror=failures.append):
+        folders[:] = [f for f in folders if not f.startswith(".") and f not in SKIPPED_DIRS]
+        for name in files:
+            path = Path(directory) / name
+            if name.startswith("."):
+                continue
+            relative = path.relative_to(root).as_posix()
+            try:
+                entries.append((relative, path.read_bytes()))
+            except OSError as exc:
+                unreadable.append(
+                    {"path": relative, "reason": f"unreadable: {exc.strerror or exc}"}
+                )
+    for failure in failures:
+        where = Path(failure.filename or root).relative_to(root).as_posix()
+        unreadable.append({"path": where, "reason": f"unreadable folder: {failure.strerror}"})
+    return entries, unreadable
+
+
+def _is_work_tree(path: Path) -> bool:
+    try:
+        return _git(["rev-parse", "--is-inside-work-tree"], path).strip() == b"true"
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _origin(work_tree: Path) -> str:
+    try:
+        return _CREDENTIALS.sub(
+            "", _git(["remote", "get-url", "origin"], work_tree).decode().strip()
+        )
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def read_repository(location: str, cwd: Path, author: Author) -> RawDocument | Rejected:
+    """The repository at `location` (a path relative to `cwd`, or a URL) as one document."""
+    source = f"git:{_CREDENTIALS.sub('', location)}"
+    if is_url(location):
+        with tempfile.TemporaryDirectory(prefix="llm-twin-clone-") as directory:
+            clone = Path(directory) / "repo"
+            try:
+                clone_args = ["clone", "--depth", "1", "--quiet", location, str(clone)]
+                _git(clone_args, timeout=GIT_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                return Rejected(source, f"git clone timed out after {GIT_TIMEOUT_SECONDS}s", source)
+            except (RuntimeError, OSError) as exc:
+                return Rejected(source, f"git clone failed: {exc}", source)
+            link = _CREDENTIALS.sub("", location)
+            return _document(clone, link, _repo_name(link), author, source, committed=True)
+    root = (cwd / location).resolve()
+    if not root.is_dir():
+        raise JobError(
+            f"source {source!r}: no such folder {root} (relative paths resolve against {cwd})"
+        )
+    committed = _is_work_tree(root)
+    link = (_origin(root) if committed else "") or source
+    name = _repo_name(link) if link != source else root.name
+    return _document(root, link, name, author, source, committed)
+
+
+def _repo_name(link: str) -> str:
+    name = link.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return name.removesuffix(".git") or link
+
+
+def _document(
+    root: Path, link: str, name: str, author: Author, source: str, committed: bool
+) -> RawDocument | Rejected:
+    metadata: dict[str, object] = {
+        "location": source,
+        "read_from": "HEAD" if committed else "folder",
+    }
+    unreadable: list[dict[str, str]] = []
+    if committed:
+        try:
+            entries, commit = _committed_files(root)
+        except subprocess.TimeoutExpired:
+            return Rejected(source, "git archive timed out", source)
+        except (RuntimeError, OSError) as exc:
+            return Rejected(source, f"cannot read the committed tree: {exc}", source)
+        metadata["commit"] = commit
+    else:
+        entries, unreadable = _folder_files(root)
+    selected = _select(entries)
+    metadata["skipped_files"] = unreadable + selected.skipped
+    if not selected.files:
+        return Rejected(source, "empty text (no text files in the repository)", source)
+    return RawDocument(
+        type=DocumentType.REPOSITORIES,
+        link=link,
+        title=name,
+        content=selected.files,
+        author=author,
+        platform="git",
+        source=source,
+        metadata=metadata,
+    )
