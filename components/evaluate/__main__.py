@@ -1,32 +1,142 @@
-"""Evaluation job: write evaluation.json with the metrics the quality gate reads."""
+"""Evaluation job: score the candidate and the champion on the test split, write evaluation.json.
+
+evaluation.json (a PropertyFile of the step; also the registered version's ModelQuality report):
+  metrics     the candidate's answer_quality (0-1), perplexity, eval_loss, rouge_l, token_f1,
+              style_similarity, judge_score (with a judge), items, not_worse_than_champion (1/0)
+  champion    {model_package_arn, version, source, metrics} of the latest Approved version, or
+              null when the group has none
+  comparison  deltas against the champion, or null
+  passed, reason   the verdict and the sentence the Fail step shows
+"""
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
+from components.common import artifacts, hf_env, model_registry
 from components.common.contract import processing_input, processing_output, write_json
+from components.common.instruction_data import Example, read_examples
+from components.common.job import JobError, run_job
+from components.evaluate.gate import GateSettings, decide
+from components.evaluate.judge import Judge
+from components.evaluate.scoring import ScoreSettings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="components.evaluate")
+    parser.add_argument("--model-package-group", required=True)
+    parser.add_argument("--min-answer-quality", type=float, default=None)
+    parser.add_argument("--max-quality-drop", type=float, default=GateSettings.max_quality_drop)
+    parser.add_argument(
+        "--max-perplexity-rise", type=float, default=GateSettings.max_perplexity_rise
+    )
+    parser.add_argument("--max-items", type=int, help="test items scored (default: by device)")
+    parser.add_argument("--max-new-tokens", type=int, help="answer length cap (default: by device)")
+    args = parser.parse_args(argv)
+    if (args.max_items is not None and args.max_items < 1) or (
+        args.max_new_tokens is not None and args.max_new_tokens < 1
+    ):
+        parser.error("--max-items and --max-new-tokens must be >= 1")
+    return args
+
+
+def score_folder(
+    folder: Path, examples: list[Example], settings: ScoreSettings, judge: Judge | None
+) -> dict[str, Any]:
+    from components.common import twin_model
+    from components.evaluate.scoring import score
+
+    model, tokenizer = twin_model.load(folder)
+    try:
+        return score(model, tokenizer, examples, settings, judge)
+    finally:
+        del model
+        gc.collect()
+
+
+def champion_metrics(
+    package: model_registry.ModelPackage,
+    examples: list[Example],
+    settings: ScoreSettings,
+    judge: Judge | None,
+    scratch: Path,
+) -> dict[str, Any]:
+    """The champion's metrics on this same test split; its registered metrics only when its
+    model cannot be loaded any more (the split may have changed since they were computed)."""
+    try:
+        if not package.model_data_url:
+            raise JobError("it has no ModelDataUrl")
+        archive = artifacts.fetch(package.model_data_url, scratch / "download")
+        folder = artifacts.model_folder(archive, scratch / "champion")
+        scored = score_folder(folder, examples, settings, judge)
+        return {"source": "re-evaluated", "metrics": scored["metrics"]}
+    except JobError as problem:
+        stored = (package.report() or {}).get("metrics") or {}
+        if not all(
+            isinstance(stored.get(k), int | float) for k in ("answer_quality", "perplexity")
+        ):
+            raise JobError(
+                f"champion v{package.version} cannot be re-evaluated ({problem}) and its "
+                "registered report has no answer_quality and perplexity to compare with"
+            ) from None
+        print(f"evaluate: champion v{package.version}: {problem}; using its registered metrics")
+        return {"source": "registry", "metrics": stored}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="components.evaluate")
-    parser.add_argument("--model-package-group", required=True)
-    args = parser.parse_args(argv)
-    test_rows = sum(
-        1 for path in processing_input("test").glob("*.jsonl") for line in path.open() if line
+    args = parse_args(argv)
+    hf_env.configure(offline=True)
+    examples = read_examples(processing_input("test"), "test")
+    import torch
+
+    settings = ScoreSettings.for_device(
+        torch.cuda.is_available(), args.max_items, args.max_new_tokens
     )
-    quality = 1.0 if test_rows else 0.0
-    write_json(
-        processing_output("evaluation") / "evaluation.json",
-        {
-            "metrics": {"answer_quality": quality, "test_rows": test_rows},
-            "champion": None,
-            "model_package_group": args.model_package_group,
-        },
-    )
-    print(f"evaluate: answer_quality {quality} on {test_rows} test rows")
+    judge = Judge.from_environment()
+    with tempfile.TemporaryDirectory(prefix="evaluate-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        folder = artifacts.model_folder(processing_input("model"), scratch / "candidate")
+        candidate = score_folder(folder, examples, settings, judge)
+        metrics = candidate["metrics"]
+        print(
+            f"evaluate: candidate answer_quality {metrics['answer_quality']:.4f}, perplexity "
+            f"{metrics['perplexity']:.4g} on {metrics['items']} items "
+            f"in {candidate['seconds']:.1f} s"
+        )
+        package = model_registry.champion(args.model_package_group)
+        champion = None
+        if package is not None:
+            found = champion_metrics(package, examples, settings, judge, scratch)
+            champion = {"model_package_arn": package.arn, "version": package.version, **found}
+            print(
+                f"evaluate: champion v{package.version} ({found['source']}) answer_quality "
+                f"{found['metrics']['answer_quality']:.4f}, perplexity "
+                f"{found['metrics']['perplexity']:.4g}"
+            )
+        else:
+            print(f"evaluate: no Approved version in {args.model_package_group}: no champion yet")
+    gate = GateSettings(args.min_answer_quality, args.max_quality_drop, args.max_perplexity_rise)
+    verdict = decide(metrics, champion, gate)
+    metrics["not_worse_than_champion"] = int(verdict.not_worse_than_champion)
+    report = {
+        "metrics": metrics,
+        "champion": champion,
+        "comparison": verdict.comparison,
+        "passed": verdict.passed,
+        "reason": verdict.reason,
+        "model_package_group": args.model_package_group,
+        "samples": candidate["samples"],
+        "run": {"candidate_seconds": candidate["seconds"], "judge": judge.model if judge else None},
+    }
+    write_json(processing_output("evaluation") / "evaluation.json", report)
+    print(f"evaluate: {'passed' if verdict.passed else 'rejected'}: {verdict.reason}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job("evaluate", lambda: main()))

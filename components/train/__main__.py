@@ -1,25 +1,50 @@
-"""Training job: read the train channel and hyperparameters, save a model to SM_MODEL_DIR."""
+"""Training job: LoRA fine-tuning of the base model on the train channel.
+
+Script mode: SageMaker (and the local executor) run this file with the hyperparameters as
+`--key value` arguments, which are ignored here because SM_HPS / hyperparameters.json carry the
+same values with their types. The model (merged, or a LoRA adapter plus a reference to its base)
+goes to SM_MODEL_DIR with the tokenizer and training_report.json; checkpoints go to
+/opt/ml/checkpoints, which SageMaker syncs with the step's checkpoint S3 URI for spot resumes.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 
-from components.common.contract import hyperparameters, model_dir, training_channel, write_json
+from components.common import artifacts, base_model, hf_env
+from components.common.contract import hyperparameters, ml_root, model_dir, training_channel
+from components.common.instruction_data import read_examples
+from components.common.job import run_job
+from components.train.config import TrainConfig
 
 
 def main() -> int:
-    params = hyperparameters()
-    channel = training_channel("train")
-    rows = sum(
-        1 for path in sorted(channel.glob("*.jsonl")) for line in path.open() if line.strip()
+    config = TrainConfig.from_hyperparameters(hyperparameters())
+    examples = read_examples(training_channel("train"), "train")
+    hf_env.configure(offline=not hf_env.needs_hub(os.environ.get("BASE_MODEL_ID")))
+    base = base_model.resolve()
+    # A merged model is what a serving container loads directly; locally, packing ~0.5 GB of
+    # float32 weights into model.tar.gz costs minutes, so the adapter (~10 MB) is saved instead.
+    merge = config.merge == "true" or (config.merge == "auto" and artifacts.local_state() is None)
+    print(
+        f"train: {len(examples)} rows, base {base.name} ({base.source}), "
+        f"max_steps {config.max_steps}, epochs {config.epochs:g}, "
+        f"learning_rate {config.learning_rate:g}, lora_rank {config.lora_rank}",
+        flush=True,
     )
-    if rows == 0:
-        print(f"train: no training rows in {channel}", file=sys.stderr)
-        return 1
-    write_json(model_dir() / "model.json", {"rows": rows, "hyperparameters": params})
-    print(f"train: {rows} rows, hyperparameters {sorted(params)}")
+    from components.train import sft
+
+    report = sft.train(config, examples, base, model_dir(), ml_root() / "checkpoints", merge)
+    first, last = report["loss_first"], report["loss_last"]
+    losses = f"loss {first:.4f} -> {last:.4f}" if first is not None else "no loss logged"
+    print(
+        f"train: {report['steps']} steps in {report['train_seconds']:.1f} s, {losses}, "
+        f"saved the {report['saved']} model",
+        flush=True,
+    )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job("train", main))

@@ -1,0 +1,75 @@
+"""An LLM judge, used only when LLM_API_BASE and LLM_API_KEY are set: an OpenAI-compatible
+chat-completions endpoint rates each generated answer against the reference from 1 to 5."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+PROMPT = (
+    "You grade an AI twin that must answer like a specific author. Compare the candidate answer "
+    "with the author's reference answer for content and writing style. Reply with JSON only: "
+    '{{"score": <integer 1-5>}} where 5 means indistinguishable from the author.\n\n'
+    "Instruction:\n{instruction}\n\nReference answer:\n{reference}\n\n"
+    "Candidate answer:\n{candidate}"
+)
+_SCORE = re.compile(r'"score"\s*:\s*([1-5])')
+
+
+@dataclass(frozen=True)
+class Judge:
+    api_base: str
+    api_key: str
+    model: str = "gpt-4o-mini"
+    timeout: float = 30.0
+
+    @classmethod
+    def from_environment(cls) -> Judge | None:
+        base, key = os.environ.get("LLM_API_BASE"), os.environ.get("LLM_API_KEY")
+        if not base or not key:
+            return None
+        return cls(base.rstrip("/"), key, os.environ.get("LLM_JUDGE_MODEL", cls.model))
+
+    def rate(self, instruction: str, reference: str, candidate: str) -> float | None:
+        """The judge's score mapped to [0, 1], or None when it gave no usable answer."""
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": PROMPT.format(
+                        instruction=instruction, reference=reference, candidate=candidate
+                    ),
+                }
+            ],
+        }
+        request = urllib.request.Request(
+            f"{self.api_base}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                reply = json.loads(response.read())
+            text = reply["choices"][0]["message"]["content"]
+        except (urllib.error.URLError, TimeoutError, KeyError, IndexError, ValueError) as exc:
+            print(f"evaluate: judge call failed: {exc}", file=sys.stderr)
+            return None
+        match = _SCORE.search(text or "")
+        return (int(match.group(1)) - 1) / 4 if match else None
+
+    def score_all(self, items: list[tuple[str, str, str]]) -> float | None:
+        """Mean score over the items the judge rated; None if it rated none (then the offline
+        metrics alone decide, rather than a flaky judge failing the run)."""
+        scores = [s for item in items if (s := self.rate(*item)) is not None]
+        if not scores:
+            return None
+        print(f"evaluate: judge {self.model} rated {len(scores)}/{len(items)} answers")
+        return sum(scores) / len(scores)

@@ -1,0 +1,1 @@
+"""Serving: the model server behind an endpoint (and, later, the RAG service)."""
