@@ -25,13 +25,32 @@ class RouteSpec(Strict):
     name: str = Field(max_length=40, pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str = Field(min_length=1, max_length=512)
     topic: str
-    event: Literal["execution-status", "step-status", "model-package-state"]
-    statuses: list[str] = Field(min_length=1)
+    event: Literal["execution-status", "step-status", "model-package-state", "custom"]
+    statuses: list[str] = Field(default_factory=list)
     pipelines: list[str] | None = None  # None: every pipeline in definitions/pipelines
     enabled: bool = True
+    # event: custom routes an application's own event (EventBridge source + detail-type), such
+    # as the monitoring pipeline's quality drop. Its message is a template whose <name>
+    # placeholders are fields of the event's detail (<a.b> for nested ones).
+    source: str | None = Field(default=None, min_length=1, max_length=256)
+    detail_type: str | None = Field(default=None, min_length=1, max_length=128)
+    message: str | None = Field(default=None, min_length=1, max_length=2000)
 
     @model_validator(mode="after")
     def _statuses(self) -> RouteSpec:
+        custom_fields = ("source", "detail_type", "message")
+        if self.event == "custom":
+            missing = [name for name in custom_fields if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"a custom route needs {', '.join(missing)}")
+            if self.statuses or self.pipelines is not None:
+                raise ValueError("a custom route matches source and detail_type, not statuses")
+            return self
+        extra = [name for name in custom_fields if getattr(self, name) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(extra)} only apply to event: custom")
+        if not self.statuses:
+            raise ValueError(f"statuses: name at least one status for {self.event}")
         allowed = {
             "execution-status": EXECUTION_STATUSES,
             "step-status": STEP_STATUSES,

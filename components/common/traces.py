@@ -1,0 +1,114 @@
+"""Where request traces go, shared by the RAG service (writer) and the monitoring job (reader).
+
+With an Opik server configured (OPIK_URL_OVERRIDE for a self-hosted one, OPIK_API_KEY or its
+_SECRET reference for Comet's), traces go to Opik. Otherwise they go to a local JSONL log:
+$LLM_TWIN_TRACES_FILE, else <$SM_PIPELINES_LOCAL_STATE>/traces.jsonl. Never to a default server:
+an unreachable one blocks every flush for ~11 s on retries.
+
+The local log is append-only, one JSON record a line, shaped like Opik's own objects:
+  {"kind": "trace", "id", "name", "project_name", "start_time", "end_time", "input", "output",
+   "metadata", "tags", "error_info", "spans": [{"id", "parent_span_id", "name", "type",
+   "start_time", "end_time", "input", "output", "metadata", "model", "provider", "usage",
+   "error_info"}, ...]}
+  {"kind": "feedback", "trace_id", "name", "value", "reason", "source", "time"}
+Appending (one write per batch) lets the service and the monitoring job share the file without
+locks; a reader skips a line it cannot parse rather than failing on one torn record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+TRACES_FILE_VARIABLE = "LLM_TWIN_TRACES_FILE"
+STATE_VARIABLE = "SM_PIPELINES_LOCAL_STATE"
+TRACES_FILE = "traces.jsonl"
+DEFAULT_PROJECT = "llm-twin"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def opik_configured(env: Mapping[str, str] | None = None) -> bool:
+    env = _env(env)
+    names = ("OPIK_URL_OVERRIDE", "OPIK_API_KEY", "OPIK_API_KEY_SECRET")
+    return any(env.get(name, "").strip() for name in names)
+
+
+def tracking_disabled(env: Mapping[str, str] | None = None) -> bool:
+    """OPIK_TRACK_DISABLE=true turns request tracing off entirely, local log included."""
+    return _env(env).get("OPIK_TRACK_DISABLE", "").strip().lower() in _TRUE
+
+
+def project_name(env: Mapping[str, str] | None = None) -> str:
+    return _env(env).get("OPIK_PROJECT_NAME", "").strip() or DEFAULT_PROJECT
+
+
+def local_traces_path(env: Mapping[str, str] | None = None) -> Path | None:
+    env = _env(env)
+    explicit = env.get(TRACES_FILE_VARIABLE, "").strip()
+    if explicit:
+        return Path(explicit)
+    state = env.get(STATE_VARIABLE, "").strip()
+    return Path(state) / TRACES_FILE if state else None
+
+
+def prepare_opik() -> None:
+    """Defaults to set before `import opik`: no error reports or usage analytics leave this
+    process unless asked for, and no INFO chatter about project URLs in service logs."""
+    os.environ.setdefault("OPIK_SENTRY_ENABLE", "false")
+    os.environ.setdefault("OPIK_ANALYTICS_ENABLE", "false")
+    os.environ.setdefault("OPIK_CONSOLE_LOGGING_LEVEL", "WARNING")
+
+
+def opik_client(env: Mapping[str, str] | None = None) -> Any:
+    """An Opik client for the configured server; the API key may come from OPIK_API_KEY_SECRET."""
+    from components.common.settings import setting
+
+    env = _env(env)
+    prepare_opik()
+    import opik
+
+    return opik.Opik(
+        project_name=project_name(env),
+        workspace=env.get("OPIK_WORKSPACE", "").strip() or None,
+        host=env.get("OPIK_URL_OVERRIDE", "").strip() or None,
+        api_key=setting("OPIK_API_KEY", env, required=False),
+        _show_misconfiguration_message=False,
+    )
+
+
+def append_records(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    lines = [json.dumps(record, default=str, ensure_ascii=False) + "\n" for record in records]
+    if not lines:
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("".join(lines))
+    return len(lines)
+
+
+def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Every record in the log and the number of lines that were not a JSON object."""
+    if not path.is_file():
+        return [], 0
+    records, bad = [], 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                bad += 1
+    return records, bad

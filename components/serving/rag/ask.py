@@ -1,0 +1,201 @@
+"""Ask the twin one question on this machine, end to end:
+
+    python -m components.serving.rag.ask --state .sm-local "How do you ship a model safely?"
+
+Starts the local model server (the endpoint deployed under <state>) and the RAG service, each in
+its own process on a free loopback port, asks, prints the answer, its sources and where the trace
+went, then stops both (the service flushes its traces as it stops).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from components.common import local_endpoints, traces
+from components.common.job import JobError, run_job
+from components.serving.rag.config import ENDPOINT_VARIABLE, single_local_endpoint
+
+PROG = "ask"
+STARTUP_SECONDS = 300.0
+ANSWER_SECONDS = 600.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Child:
+    """A server process whose output is kept (and shown only if it fails to start)."""
+
+    def __init__(self, name: str, command: list[str], ready: str) -> None:
+        self.name = name
+        self.ready_marker = ready
+        self.lines: deque[str] = deque(maxlen=40)
+        self.ready = threading.Event()
+        self.ready_line = ""
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        threading.Thread(target=self._read, name=f"{name}-output", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if self.ready_marker in line and not self.ready.is_set():
+                self.ready_line = line.strip()
+                self.ready.set()
+
+    def wait_ready(self, deadline: float) -> None:
+        while not self.ready.wait(0.2):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                why = "exited" if self.process.poll() is not None else "did not start in time"
+                tail = "\n".join(f"  | {line}" for line in list(self.lines)[-8:])
+                raise JobError(f"the {self.name} {why}:\n{tail}")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process.poll() is None:
+            # SIGINT: both servers stop gracefully on it (the RAG service flushes its traces).
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def _post(url: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    import httpx
+
+    try:
+        response = httpx.post(url, json=payload, timeout=ANSWER_SECONDS)
+    except httpx.HTTPError as exc:
+        raise JobError(f"the RAG service at {url} did not answer: {exc}") from None
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, {"detail": response.text[:200]}
+
+
+def _health(url: str) -> dict[str, Any]:
+    import httpx
+
+    try:
+        return httpx.get(f"{url}/health", timeout=10).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def print_answer(question: str, body: dict[str, Any]) -> None:
+    print(f"question: {question}")
+    print(f"answer:   {body['answer']}")
+    print("sources:")
+    for index, source in enumerate(body["sources"], start=1):
+        print(
+            f"  {index}. [{source['type']}] {source['title']} ({source['author']}), "
+            f"score {source['score']:.3f}, id {source['id']}"
+        )
+        print(f"     {source['snippet'][:120]}")
+    if not body["sources"]:
+        print("  (none: the store holds no chunks for this question)")
+
+
+def where_the_trace_went(trace_id: str | None, tracing: dict[str, Any]) -> str:
+    if not trace_id:
+        return "no trace (tracing is off: OPIK_TRACK_DISABLE)"
+    destination = tracing.get("destination", "?")
+    path = traces.local_traces_path()
+    if path is not None and not traces.opik_configured():
+        records, _ = traces.read_records(path)
+        if any(r.get("id") == trace_id for r in records):
+            return f"trace {trace_id} written to {path}"
+        return f"trace {trace_id} NOT found in {path} ({tracing})"
+    return f"trace {trace_id} sent to {destination} (exported {tracing.get('exported', '?')})"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="components.serving.rag.ask")
+    parser.add_argument("question", help="what to ask the twin")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=Path(os.environ.get("SM_PIPELINES_STATE") or ".sm-local"),
+        help="local state folder (default: .sm-local or $SM_PIPELINES_STATE)",
+    )
+    parser.add_argument("--endpoint", help="local endpoint (default: the one under --state)")
+    parser.add_argument("--author", help="only this author's documents")
+    parser.add_argument("--top-k", type=int, help="chunks given to the model")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    state = args.state.resolve()
+    if not state.is_dir():
+        raise JobError(f"--state {args.state}: no such folder (run `make run` first)")
+    endpoint = args.endpoint or os.environ.get(ENDPOINT_VARIABLE) or single_local_endpoint(state)
+    record = local_endpoints.read(state, endpoint)
+    if record is None or record.get("EndpointStatus") != "InService":
+        raise JobError(f"endpoint {endpoint} is not deployed under {state}")
+    # The service writes its trace log here unless Opik is configured; read it back from here.
+    os.environ.setdefault(traces.STATE_VARIABLE, str(state))
+    model_port = free_port()
+    model_url = f"http://127.0.0.1:{model_port}"
+    python = sys.executable
+    model_command = [python, "-m", "components.serving.model_server", "--state", str(state)]
+    rag_command = [python, "-m", "components.serving.rag", "--state", str(state), "--port", "0"]
+    # Both load their models at once; the service only needs the model server's address.
+    model = Child(
+        "model server",
+        [*model_command, "--endpoint", endpoint, "--port", str(model_port)],
+        "model_server: serving",
+    )
+    rag = Child(
+        "RAG service",
+        [*rag_command, "--endpoint", endpoint, "--runtime-url", model_url],
+        "rag: serving on ",
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        model.wait_ready(deadline)
+        rag.wait_ready(deadline)
+        rag_url = rag.ready_line.split()[3]
+        config = record.get("EndpointConfigName")
+        print(f"{PROG}: model server for {endpoint} ({config}) at {model_url}")
+        print(f"{PROG}: RAG service at {rag_url}")
+        payload: dict[str, Any] = {"query": args.question}
+        if args.author:
+            payload["author"] = args.author
+        if args.top_k is not None:
+            payload["top_k"] = args.top_k
+        status, body = _post(f"{rag_url}/rag", payload)
+        if status != 200:
+            raise JobError(f"the RAG service answered HTTP {status}: {body.get('detail')}")
+        print_answer(args.question, body)
+        tracing = _health(rag_url).get("tracing") or {"destination": "?"}
+    finally:
+        # The service first: it flushes its traces as it stops.
+        rag.stop()
+        model.stop()
+    print(f"{PROG}: {where_the_trace_went(body.get('trace_id'), tracing)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_job(PROG, lambda: main()))

@@ -1,0 +1,70 @@
+"""The instruction sent to the model: retrieved chunks, best first, within a token budget.
+
+The model server wraps it in the same chat template (and system prompt) the twin was fine-tuned
+with, so this is only the user turn. Tokens are counted with the embedding model's tokenizer, the
+one tokenizer the service always has (a remote endpoint's is not at hand); counts for the
+generator's own tokenizer differ by some percent, which the budget's margin absorbs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from components.serving.rag.retrieval import Hit
+
+# Passages first, question last, no numbering: with "[1]"-style notes the small local twin
+# continued the numbering instead of answering; this layout gave it a direct answer.
+HEADER = "Here are passages you wrote:"
+ASK = "Using them, answer in a few sentences: "
+ASK_WITHOUT_NOTES = "Answer in a few sentences: "
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    used: list[Hit]
+    skipped: int
+    query_tokens: int
+    context_tokens: int
+    prompt_tokens: int
+
+
+def chunk_block(hit: Hit) -> str:
+    title = str(hit.payload.get("title") or "").strip()
+    text = " ".join(hit.content.split())
+    return f"{title}: {text}" if title else text
+
+
+def build_prompt(
+    query: str, ranked: list[Hit], top_k: int, budget: int, count: Callable[[str], int]
+) -> Prompt:
+    """Up to `top_k` chunks in rank order; a chunk that would overflow the budget is skipped
+    and a shorter one further down may take its place."""
+    used: list[Hit] = []
+    blocks: list[str] = []
+    context_tokens = 0
+    skipped = 0
+    for hit in ranked:
+        if len(used) == top_k:
+            break
+        block = chunk_block(hit)
+        tokens = count(block)
+        if context_tokens + tokens > budget:
+            skipped += 1
+            continue
+        used.append(hit)
+        blocks.append(block)
+        context_tokens += tokens
+    if blocks:
+        text = f"{HEADER}\n\n" + "\n\n".join(blocks) + f"\n\n{ASK}{query}"
+    else:
+        text = f"{ASK_WITHOUT_NOTES}{query}"
+    return Prompt(
+        text=text,
+        used=used,
+        skipped=skipped,
+        query_tokens=count(query),
+        context_tokens=context_tokens,
+        prompt_tokens=count(text),
+    )
