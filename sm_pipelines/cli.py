@@ -87,13 +87,35 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_upsert(args: argparse.Namespace) -> int:
     from sm_pipelines.deploy import upsert
 
-    code_state, changes = upsert(
-        _definitions(args), args.env, args.pipeline or None, args.image_tag
-    )
-    print(f"code: {code_state}")
+    for change in upsert(_definitions(args), args.env, args.pipeline or None, args.image_tag):
+        print(change.line())
+    return 0
+
+
+def cmd_teardown(args: argparse.Namespace) -> int:
+    from sm_pipelines.apply.teardown import teardown
+    from sm_pipelines.deploy import aws_environment
+
+    env = aws_environment(_definitions(args), args.env)
+    if not args.yes:
+        raise UserError(
+            f"teardown deletes every resource sm-pipelines created in {env.name} "
+            f"({env.account_id}/{env.region}); run again with --yes to proceed"
+        )
+    changes = teardown(env)
     for change in changes:
-        detail = f" ({change.detail})" if change.detail else ""
-        print(f"{change.name}: {change.state}{detail}")
+        print(change.line())
+    if not changes:
+        print(f"nothing to remove: {env.name} holds no resources tagged by sm-pipelines")
+    return 0
+
+
+def cmd_iam(args: argparse.Namespace) -> int:
+    import json
+
+    from sm_pipelines.iam import iam_documents
+
+    print(json.dumps(iam_documents(_definitions(args), args.env), indent=2))
     return 0
 
 
@@ -267,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     local_options(retry)
     models = add("models", cmd_models, "list the local model registry with metrics")
     local_options(models)
+
+    iam = add("iam", cmd_iam, "print least-privilege IAM policies for an environment as JSON")
+    iam.add_argument("--env", required=True, help="AWS environment (staging, production...)")
+
+    teardown = add("teardown", cmd_teardown, "delete what upsert created in an environment")
+    teardown.add_argument("--env", required=True, help="environment to clean up")
+    teardown.add_argument("--yes", action="store_true", help="confirm the deletion")
 
     graph = add("graph", cmd_graph, "print a pipeline's DAG as Mermaid")
     graph.add_argument("pipeline", help="pipeline name")

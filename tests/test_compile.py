@@ -51,7 +51,9 @@ def test_two_builds_in_separate_processes_give_identical_bytes(tmp_path: Path) -
         outputs.append(_build_in_subprocess(copy))
     assert outputs[0] == outputs[1]
     assert set(outputs[0]) == {
-        f"{env}/llm-twin-ct.json" for env in ("local", "production", "staging")
+        f"{env}/{pipeline}.json"
+        for env in ("local", "production", "staging")
+        for pipeline in ("llm-twin-ct", "llm-twin-monitoring")
     }
 
 

@@ -22,6 +22,9 @@ def _cli(*args: str) -> int:
     return main(["--definitions", "definitions", *args])
 
 
+# Both run the real CT pipeline (ETL, embeddings, LoRA training, evaluation on CPU): minutes each,
+# so they run under `make test-all`, not in the gate suite.
+@pytest.mark.slow
 def test_ct_pipeline_runs_locally_then_hits_the_cache(
     in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -54,6 +57,7 @@ def test_ct_pipeline_runs_locally_then_hits_the_cache(
     assert "metrics.answer_quality=1" in models[1]
 
 
+@pytest.mark.slow
 def test_threshold_override_takes_the_fail_branch(
     in_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
