@@ -15,6 +15,8 @@ to the training job only (processing jobs cannot use spot).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import tempfile
@@ -81,9 +83,10 @@ def _local_speeds(workdir: Path) -> tuple[float, float]:
 
     base = base_model.local_gguf_model()
     config = TrainConfig(max_steps=TRAIN_STEPS, save_steps=10_000)
-    report = sft.train(
-        config, _rows(32), base, workdir / "model", workdir / "checkpoints", merge=False
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the per-step metric lines
+        report = sft.train(
+            config, _rows(32), base, workdir / "model", workdir / "checkpoints", merge=False
+        )
     model, tokenizer = twin_model.load(workdir / "model")
     started = time.perf_counter()
     scored = score(model, tokenizer, _rows(EVAL_ITEMS), ScoreSettings())
@@ -92,15 +95,16 @@ def _local_speeds(workdir: Path) -> tuple[float, float]:
 
 
 def _train_rows() -> tuple[int, str]:
-    """Rows of the newest train split a local run left, else the assumption."""
+    """Rows of the newest train split a local run left (SM_PIPELINES_STATE or .sm-local), else
+    the assumption."""
+    state = Path(os.environ.get("SM_PIPELINES_STATE") or ROOT / ".sm-local")
     found = sorted(
-        (ROOT / ".sm-local" / "s3").glob("*/**/dataset/*/train/*.jsonl"),
-        key=lambda p: p.stat().st_mtime,
+        (state / "s3").glob("*/**/dataset/*/train/*.jsonl"), key=lambda p: p.stat().st_mtime
     )
     if not found:
         return ASSUMED_TRAIN_ROWS, "assumed"
     with found[-1].open(encoding="utf-8") as handle:
-        return sum(1 for line in handle if line.strip()), "from .sm-local"
+        return sum(1 for line in handle if line.strip()), f"measured in {state.name}"
 
 
 def _price(instance: str) -> float:

@@ -54,7 +54,7 @@ def test_ct_pipeline_runs_locally_then_hits_the_cache(
     models = capsys.readouterr().out.splitlines()
     assert models[0] == "llm-twin-local"
     assert models[1].lstrip().startswith("v1") and "Approved" in models[1]
-    assert "metrics.answer_quality=1" in models[1]
+    assert "metrics.answer_quality=" in models[1] and "metrics.perplexity=" in models[1]
 
 
 @pytest.mark.slow
@@ -64,7 +64,8 @@ def test_threshold_override_takes_the_fail_branch(
     assert _cli("run", "llm-twin-ct", "--local", "--quiet", "--param", "MinAnswerQuality=1.5") == 1
     out = capsys.readouterr().out
     assert "Failed" in out
-    assert "Candidate rejected: metrics.answer_quality = 1.0 is below MinAnswerQuality = 1.5" in out
+    assert "Candidate rejected: answer_quality " in out
+    assert "is below MinAnswerQuality 1.5 | metrics.answer_quality = " in out
     events = [
         json.loads(line)
         for line in (in_project / ".sm-local/events.jsonl").read_text().splitlines()

@@ -36,11 +36,10 @@ def main() -> int:
     from components.train import sft
 
     report = sft.train(config, examples, base, model_dir(), ml_root() / "checkpoints", merge)
-    first, last = report["loss_first"], report["loss_last"]
-    losses = f"loss {first:.4f} -> {last:.4f}" if first is not None else "no loss logged"
     print(
-        f"train: {report['steps']} steps in {report['train_seconds']:.1f} s, {losses}, "
-        f"saved the {report['saved']} model",
+        f"train: {report['steps']} steps in {report['train_seconds']:.1f} s; loss on "
+        f"{report['probe_rows']} fixed rows {report['probe_loss_before']:.4f} -> "
+        f"{report['probe_loss_after']:.4f}; saved the {report['saved']} model",
         flush=True,
     )
     return 0

@@ -20,6 +20,9 @@ from components.common.twin_model import REPORT_FILE
 from components.train.config import TrainConfig
 
 FINGERPRINT_FILE = "fingerprint.json"
+# Per-step losses on a few small, ever-different batches are mostly noise; the loss on one fixed
+# sample of rows, before and after, shows whether the run learned anything.
+PROBE_ROWS = 16
 
 
 def _collate(pad_id: int) -> Any:
@@ -141,6 +144,7 @@ def train(
         max_steps=config.max_steps,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         warmup_steps=int(total_steps * config.warmup_ratio),
         lr_scheduler_type="linear",
@@ -161,6 +165,7 @@ def train(
         model=model,
         args=arguments,
         train_dataset=rows,
+        eval_dataset=rows[:PROBE_ROWS],
         data_collator=_collate(tokenizer.pad_token_id),
         callbacks=[_metric_printer()],
     )
@@ -168,9 +173,11 @@ def train(
     resume = _resume_point(checkpoints, fingerprint(config, examples, base))
     if resume:
         print(f"train: resuming from {resume}", flush=True)
+    probe_before = float(trainer.evaluate()["eval_loss"])
     started = time.perf_counter()
     outcome = trainer.train(resume_from_checkpoint=resume)
     seconds = time.perf_counter() - started
+    probe_after = float(trainer.evaluate()["eval_loss"])
 
     saved = _save(model, tokenizer, model_dir, merge, dtype)
     losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
@@ -185,14 +192,28 @@ def train(
         "resumed_from": Path(resume).name if resume else None,
         "device": "cuda" if gpu else "cpu",
         "train_loss": float(outcome.training_loss),
+        "probe_rows": min(PROBE_ROWS, len(rows)),
+        "probe_loss_before": round(probe_before, 4),
+        "probe_loss_after": round(probe_after, 4),
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
+        # Per-step losses of small batches are noisy: means over a few steps at each end.
+        "loss_start_mean": _mean(losses[: _window(losses)]),
+        "loss_end_mean": _mean(losses[-_window(losses) :]) if losses else None,
         "losses": losses,
         "train_seconds": round(seconds, 3),
         "steps_per_second": round(steps_run / seconds, 4) if seconds > 0 else None,
     }
     (model_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def _window(losses: list[float]) -> int:
+    return max(1, min(5, len(losses) // 4))
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def _save(model: Any, tokenizer: Any, model_dir: Path, merge: bool, dtype: Any) -> str:

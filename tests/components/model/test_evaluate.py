@@ -21,7 +21,13 @@ from components.evaluate.judge import Judge
 from components.evaluate.scoring import ScoreSettings, score
 from sm_pipelines.local import registry
 from sm_pipelines.local.state import LocalState
-from tests.components.model.conftest import one_line_failure, rows, run_component, write_jsonl
+from tests.components.model.conftest import (
+    compiled_step,
+    one_line_failure,
+    rows,
+    run_component,
+    write_jsonl,
+)
 
 GROUP = "llm-twin-test"
 ARN_PREFIX = "arn:aws:sagemaker:us-east-1:000000000000"
@@ -234,6 +240,18 @@ def test_first_candidate_has_no_champion(tmp_path: Path, tiny_base: Path, state:
         and "below MinAnswerQuality 0.9" in (report["reason"])
     )
     assert "no Approved version in llm-twin-test: no champion yet" in done.stdout
+    # Every value the quality gate and its Fail step read is there, with the type they need.
+    gate = compiled_step("quality-gate")["Arguments"]
+    paths = [c["LeftValue"]["Std:JsonGet"]["Path"] for c in gate["Conditions"]]
+    assert paths == ["metrics.answer_quality", "metrics.not_worse_than_champion"]
+    message = gate["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    read = [v["Std:JsonGet"]["Path"] for v in message if isinstance(v, dict) and "Std:JsonGet" in v]
+    assert set(read) == {"reason", "metrics.answer_quality", "metrics.not_worse_than_champion"}
+    for path in {*paths, *read}:
+        value: Any = report
+        for key in path.split("."):
+            value = value[key]
+        assert isinstance(value, str if path == "reason" else int | float), path
 
 
 def test_champion_is_re_evaluated_on_the_same_split(

@@ -55,6 +55,7 @@ def test_tiny_model_learns_and_prints_the_pipelines_metric_lines(
     losses = trained["losses"]
     assert len(losses) == 12
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 1.0, losses
+    assert trained["probe_loss_after"] < trained["probe_loss_before"] - 1.0
     # Out of the executor (no local state) the model is saved merged, ready for serving.
     assert (root / "model/config.json").is_file() and not (
         root / "model/adapter_config.json"
@@ -86,7 +87,8 @@ def test_real_smollm2_weights_learn_and_save_an_adapter_under_the_executor(
     trained = report(root)
     assert trained["base_model"]["source"] == "gguf"
     assert trained["base_model"]["sha256"] == smollm2_base.sha256
-    assert trained["losses"][-1] < trained["losses"][0], trained["losses"]
+    assert trained["probe_loss_after"] < trained["probe_loss_before"], trained
+    assert "loss on 12 fixed rows" in done.stdout
     # Under the executor the adapter (a few MB) is saved, not 0.5 GB of merged weights.
     assert trained["saved"] == "adapter"
     assert (root / "model/adapter_config.json").is_file()
