@@ -139,6 +139,15 @@ def iam_documents(definitions: Definitions, env_name: str) -> dict[str, Any]:
         for pipeline in definitions.pipelines.values()
         for trigger in pipeline.triggers
     )
+    # Custom events a pipeline listens for come from our own jobs (the monitoring job's drop).
+    event_sources = sorted(
+        {
+            trigger.source
+            for pipeline in definitions.pipelines.values()
+            for trigger in pipeline.triggers
+            if trigger.kind == "event" and trigger.enabled
+        }
+    )
     execution_services = ["sagemaker.amazonaws.com"]
     if functions and lambda_role(env) == env.role_arn:
         execution_services.append("lambda.amazonaws.com")
@@ -147,7 +156,7 @@ def iam_documents(definitions: Definitions, env_name: str) -> dict[str, Any]:
         "account_id": env.account_id,
         "region": env.region,
         "role_names": role_names(env),
-        "pipeline_execution_policy": execution_policy(env, pipelines, functions),
+        "pipeline_execution_policy": execution_policy(env, pipelines, functions, event_sources),
         "pipeline_execution_trust_policy": service_trust(execution_services),
         "eventbridge_policy": eventbridge_policy(env, pipelines),
         # Only rules in this account may use the role (confused-deputy guard).

@@ -16,8 +16,14 @@ def lambda_role(env: EnvironmentConfig) -> str:
     return env.lambda_role_arn or env.role_arn
 
 
-def execution_policy(env: EnvironmentConfig, pipelines: list[str], functions: list[str]) -> Policy:
-    """`functions`: the Lambda ARNs the pipelines call (their steps run as the pipeline role)."""
+def execution_policy(
+    env: EnvironmentConfig,
+    pipelines: list[str],
+    functions: list[str],
+    event_sources: list[str] | None = None,
+) -> Policy:
+    """`functions`: the Lambda ARNs the pipelines call (their steps run as the pipeline role);
+    `event_sources`: the custom event sources pipelines start on, which jobs may emit."""
     arns = Arns(env)
     guard_runs_here = bool(functions) and lambda_role(env) == env.role_arn
     statements = [
@@ -70,6 +76,15 @@ def execution_policy(env: EnvironmentConfig, pipelines: list[str], functions: li
         ),
         *_secrets(arns),
     ]
+    if event_sources:
+        statements.append(
+            allow(
+                "EmitPipelineEvents",
+                ["events:PutEvents"],
+                [arns.arn("events", "event-bus/default")],
+                {"StringEquals": {"events:source": event_sources}},
+            )
+        )
     if functions:
         statements.append(allow("CallLambdaSteps", ["lambda:InvokeFunction"], functions))
     if guard_runs_here:

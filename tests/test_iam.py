@@ -181,6 +181,21 @@ def test_execution_role_reads_only_its_own_secrets(env_name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("env_name", AWS_ENVIRONMENTS)
+def test_jobs_may_emit_only_the_events_pipelines_start_on(env_name: str) -> None:
+    """The monitoring job's quality drop starts llm-twin-ct: its PutEvents must be allowed, for
+    that source on the default bus and nothing else."""
+    from components.monitor.events import SOURCE
+
+    env = load_definitions(ROOT / "definitions").environment(env_name)
+    policy = documents(env_name)["pipeline_execution_policy"]
+    (statement,) = [s for s in policy["Statement"] if "events:PutEvents" in as_list(s["Action"])]
+    assert statement["Resource"] == [
+        f"arn:aws:events:{env.region}:{env.account_id}:event-bus/default"
+    ]
+    assert statement["Condition"] == {"StringEquals": {"events:source": [SOURCE]}}
+
+
 def test_cli_prints_the_documents_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--definitions", str(ROOT / "definitions"), "iam", "--env", "staging"]) == 0
     printed = json.loads(capsys.readouterr().out)
