@@ -134,7 +134,7 @@ def test_pipeline_shape_for_studio() -> None:
     assert [s["Type"] for s in definition["Steps"]] == ["Lambda", "Condition"]
     guard = definition["Steps"][1]["Arguments"]
     assert [s["Name"] for s in guard["IfSteps"]] == [
-        "etl", "features", "dataset", "train", "evaluate", "quality-gate"
+        "etl", "features", "dataset", "train", "find-champion", "new-candidate"
     ]  # fmt: skip
     assert [s["Name"] for s in guard["ElseSteps"]] == ["skipped-overlap"]
     assert guard["Conditions"][0]["LeftValue"] == {
@@ -143,6 +143,21 @@ def test_pipeline_shape_for_studio() -> None:
     assert steps["overlap-guard"]["FunctionArn"] == (
         "arn:aws:lambda:eu-west-1:111122223333:function:llm-twin-ct-guard-staging"
     )
+    # Evaluation runs only for a model that is not already the champion, and its cache key holds
+    # the champion it is compared with.
+    new = steps["new-candidate"]["Arguments"]
+    assert [s["Name"] for s in new["IfSteps"]] == ["evaluate", "quality-gate"]
+    assert new["ElseSteps"] == []
+    assert new["Conditions"][0]["LeftValue"] == {
+        "Get": "Steps.find-champion.OutputParameters['candidate_is_champion']"
+    }
+    assert steps["find-champion"]["Arguments"]["candidate_model_data"] == {
+        "Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"
+    }
+    evaluate = steps["evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert evaluate[evaluate.index("--champion") + 1] == {
+        "Get": "Steps.find-champion.OutputParameters['champion']"
+    }
     gate = steps["quality-gate"]["Arguments"]
     assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel", "Processing"]
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]
@@ -154,7 +169,7 @@ def test_pipeline_shape_for_studio() -> None:
         assert step["DisplayName"] and step["Description"], step["Name"]
     for parameter in definition["Parameters"]:
         assert parameter["Description"], parameter["Name"]
-    for name in ("features", "dataset", "train"):
+    for name in ("features", "dataset", "train", "evaluate"):
         assert steps[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
     for name in ("etl", "features", "dataset", "train", "evaluate"):
         assert steps[name]["RetryPolicies"], name

@@ -34,8 +34,14 @@ def test_ct_pipeline_runs_locally_then_hits_the_cache(
 
     assert _cli("run", "llm-twin-ct", "--local") == 0
     table = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in table.splitlines() if line.startswith("  ")}
     for step in ("features", "dataset", "train"):
-        assert any(line.split()[0] == step and "cache hit" in line for line in table.splitlines())
+        assert "cache hit" in rows[step], rows[step]
+    # The retrained model is the champion itself: nothing to evaluate, register or deploy.
+    assert "candidate_is_champion=true" in rows["find-champion"]
+    assert "outcome: false" in rows["new-candidate"]
+    for step in ("evaluate", "register-RegisterModel", "deploy"):
+        assert "NotExecuted" in rows[step], rows[step]
     assert f"state: {in_project / '.sm-local'}" in table
 
     assert _cli("executions") == 0
@@ -55,6 +61,16 @@ def test_ct_pipeline_runs_locally_then_hits_the_cache(
     assert models[0] == "llm-twin-local"
     assert models[1].lstrip().startswith("v1") and "Approved" in models[1]
     assert "metrics.answer_quality=" in models[1] and "metrics.perplexity=" in models[1]
+    assert len(models) == 2  # the re-run registered nothing
+
+    # A deliberately worse model: a learning rate that wrecks the adapter in a few steps.
+    worse = ("--param", "LearningRate=5", "--param", "TrainMaxSteps=4")
+    assert _cli("run", "llm-twin-ct", "--local", "--quiet", *worse) == 1
+    failed = capsys.readouterr().out
+    assert "Candidate rejected: " in failed and "is worse than champion v1's" in failed
+    assert "metrics.not_worse_than_champion = 0" in failed
+    assert _cli("models") == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2  # still only v1
 
 
 @pytest.mark.slow

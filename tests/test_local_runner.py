@@ -12,6 +12,7 @@ from sm_pipelines.errors import UserError
 from sm_pipelines.local import registry
 from sm_pipelines.local.definition import load_definition
 from sm_pipelines.local.events import EXECUTION_STATUS_CHANGE, STEP_STATUS_CHANGE
+from sm_pipelines.local.progress import summary_table
 from sm_pipelines.local.state import LocalState
 from tests.local_definitions import (
     BUCKET,
@@ -286,6 +287,11 @@ def test_condition_true_registers_and_runs_the_lambda(
     assert execution.steps["notify"].properties["OutputParameters"] == [
         {"Name": "message", "Value": f"registered {arn}"}
     ]
+    # The final table says what each branch decided on and what the Lambda answered.
+    table = {line.split()[0]: line for line in summary_table(execution).splitlines()[2:]}
+    assert table["gate"].endswith("outcome: true")
+    assert table["notify"].endswith(f"message=registered {arn}")
+    assert table["register"].endswith(arn) and "NotExecuted" in table["rejected"]
 
 
 def test_condition_false_fails_with_the_evaluated_message(

@@ -68,9 +68,12 @@ def describe(arn: str) -> ModelPackage:
     return _from_aws(_describe_aws(arn))
 
 
-def champion(group: str) -> ModelPackage | None:
-    """The latest Approved version of `group`, or None when there is none (a first model)."""
-    state = artifacts.local_state()
+def champion(group: str, state: Path | None = None) -> ModelPackage | None:
+    """The latest Approved version of `group`, or None when there is none (a first model).
+
+    `state`: the local executor's state folder, for callers that run in the executor's own
+    process (Lambda steps) and so do not see the jobs' state variable."""
+    state = state or artifacts.local_state()
     if state is not None:
         return _local_champion(state / "registry" / group)
     return _aws_champion(group)

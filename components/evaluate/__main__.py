@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from components.champion.handler import NO_CHAMPION
 from components.common import artifacts, hf_env, model_registry
 from components.common.contract import processing_input, processing_output, write_json
 from components.common.instruction_data import Example, read_examples
@@ -30,6 +31,10 @@ from components.evaluate.scoring import ScoreSettings
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="components.evaluate")
     parser.add_argument("--model-package-group", required=True)
+    parser.add_argument(
+        "--champion",
+        help="the champion's model package ARN, or 'none' (default: the group's latest Approved)",
+    )
     parser.add_argument("--min-answer-quality", type=float, default=None)
     parser.add_argument("--max-quality-drop", type=float, default=GateSettings.max_quality_drop)
     parser.add_argument(
@@ -88,6 +93,19 @@ def champion_metrics(
         return {"source": "registry", "metrics": stored}
 
 
+def find_champion(named: str | None, group: str) -> model_registry.ModelPackage | None:
+    """The pipeline names the champion (so the step's cache key changes with it); run by hand,
+    the job looks it up."""
+    if named is None:
+        return model_registry.champion(group)
+    if named == NO_CHAMPION:
+        return None
+    package = model_registry.describe(named)
+    if package.group != group:
+        raise JobError(f"champion {named} is not in the model package group {group}")
+    return package
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     hf_env.configure(offline=True)
@@ -98,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.cuda.is_available(), args.max_items, args.max_new_tokens
     )
     judge = Judge.from_environment()
+    # Before the long scoring, so a wrong champion ARN fails the step at once.
+    package = find_champion(args.champion, args.model_package_group)
     with tempfile.TemporaryDirectory(prefix="evaluate-") as scratch_dir:
         scratch = Path(scratch_dir)
         folder = artifacts.model_folder(processing_input("model"), scratch / "candidate")
@@ -108,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{metrics['perplexity']:.4g} on {metrics['items']} items "
             f"in {candidate['seconds']:.1f} s"
         )
-        package = model_registry.champion(args.model_package_group)
         champion = None
         if package is not None:
             found = champion_metrics(package, examples, settings, judge, scratch)

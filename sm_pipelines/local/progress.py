@@ -39,7 +39,9 @@ def _note(step: StepRecord) -> str:
         return f"outcome: {str(step.properties['Outcome']).lower()}"
     if "ModelPackageArn" in step.properties:
         return step.properties["ModelPackageArn"]
-    return ""
+    # A Lambda's answers explain the branches after it (e.g. why evaluation did not run).
+    outputs = step.properties.get("OutputParameters") or []
+    return ", ".join(f"{o['Name']}={o['Value']}" for o in outputs)[:160]
 
 
 def summary_table(execution: Execution) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from typing import Any
 
 from sm_pipelines.local.contracts.base import JobContext, StepFailure
@@ -17,6 +18,9 @@ class LocalLambdaContext:
         self._ctx = ctx
         self.function_name = function_name
         self.aws_request_id = f"{ctx.execution_id}-{ctx.step}-{ctx.attempt}"
+        # Handlers run in this process, so they cannot find the state through the variable the
+        # executor sets for job subprocesses.
+        self.local_state = ctx.state.root
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000
@@ -51,6 +55,10 @@ def run_lambda(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
         result = handler(arguments.get("Arguments", {}), LocalLambdaContext(ctx, name))
     except Exception as exc:  # the handler's own failure is the step's failure
         raise StepFailure(f"Lambda {name} raised {type(exc).__name__}: {exc}") from None
+    # In AWS the answer is in the function's CloudWatch logs; here `logs <execution> <step>`.
+    ctx.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with ctx.log_file.open("a", encoding="utf-8") as log:
+        log.write(f"Lambda {name} ({target}) returned {json.dumps(result, default=str)}\n")
     outputs = []
     for output in arguments.get("OutputParameters", []):
         key = output["OutputName"]

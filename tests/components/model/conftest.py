@@ -10,11 +10,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[3]
 CLEARED = (
@@ -139,3 +141,52 @@ def compiled_step(name: str) -> dict[str, Any]:
         if step["Type"] == "Condition":
             pending += step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]
     raise KeyError(name)
+
+
+BUCKET = "llm-twin-local"
+
+
+def resolve(node: Any, values: dict[str, Any]) -> Any:
+    """The compiled step's arguments with its expressions evaluated, as SageMaker sends them."""
+    if isinstance(node, dict):
+        if set(node) == {"Get"}:
+            return values[node["Get"]]
+        if set(node) == {"Std:Join"}:
+            join = node["Std:Join"]
+            return join["On"].join(str(resolve(v, values)) for v in join["Values"])
+        return {key: resolve(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(item, values) for item in node]
+    return node
+
+
+@pytest.fixture
+def aws(fake_aws: None) -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        yield {"sagemaker": boto3.client("sagemaker", region_name="eu-west-1"), "s3": s3}
+
+
+def register_request(version: int, approval: str, s3: Any) -> dict[str, Any]:
+    """What the pipeline's RegisterModel step sends for one execution."""
+    step = compiled_step("register-RegisterModel")
+    evaluation_uri = f"s3://{BUCKET}/llm-twin/evaluate/exec-{version}/evaluation"
+    report = {"metrics": {"answer_quality": round(0.4 + version / 100, 4), "perplexity": 5.0}}
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"llm-twin/evaluate/exec-{version}/evaluation/evaluation.json",
+        Body=json.dumps(report).encode(),
+    )
+    return resolve(
+        step["Arguments"],
+        {
+            "Steps.train.ModelArtifacts.S3ModelArtifacts": f"s3://{BUCKET}/train/{version}/model.tar.gz",
+            "Steps.evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri": (
+                evaluation_uri
+            ),
+            "Parameters.ModelApprovalStatus": approval,
+        },
+    )

@@ -306,6 +306,64 @@ def test_candidate_worse_than_the_champion_is_rejected(
     assert "perplexity" in report["comparison"]["worse_metrics"]
 
 
+def test_the_champion_the_pipeline_names_is_the_one_compared(
+    tmp_path: Path, tiny_base: Path, state: Path
+) -> None:
+    # v1 would lose on its registered metrics; the pipeline named v2, and `none` names nobody.
+    strong = {"metrics": {"answer_quality": 1.0, "perplexity": 1}}
+    weak = {"metrics": {"answer_quality": 0.0, "perplexity": 1e9}}
+    older = register(state, None, "Approved", strong)
+    named = register(state, None, "Approved", weak)
+    root = evaluation_root(tmp_path, tiny_base, rows(2))
+    common = ["--model-package-group", GROUP, "--max-new-tokens", "4"]
+    env = {"SM_PIPELINES_LOCAL_STATE": str(state)}
+
+    done = run_component("evaluate", root, *common, "--champion", older["ModelPackageArn"], env=env)
+    assert done.returncode == 0, done.stderr
+    assert evaluation(root)["champion"]["version"] == 1 and not evaluation(root)["passed"]
+
+    done = run_component("evaluate", root, *common, "--champion", named["ModelPackageArn"], env=env)
+    assert done.returncode == 0, done.stderr
+    assert evaluation(root)["champion"]["version"] == 2 and evaluation(root)["passed"]
+
+    done = run_component("evaluate", root, *common, "--champion", "none", env=env)
+    assert done.returncode == 0, done.stderr
+    assert evaluation(root)["champion"] is None and evaluation(root)["comparison"] is None
+
+
+@pytest.mark.parametrize(
+    ("champion", "message"),
+    [
+        (f"{ARN_PREFIX}:model-package/another-group/1", "is not in the model package group"),
+        (f"{ARN_PREFIX}:model-package/{GROUP}/7", "is not in the local registry"),
+        ("v3", "is not a model package version ARN"),
+    ],
+)
+def test_a_wrong_champion_fails_before_scoring(
+    tmp_path: Path, tiny_base: Path, state: Path, champion: str, message: str
+) -> None:
+    register(state, None, "Approved", {"metrics": {"answer_quality": 1.0, "perplexity": 1}})
+    (state / "registry/another-group").mkdir(parents=True)
+    (state / "registry/another-group/1.json").write_text(
+        (state / f"registry/{GROUP}/1.json")
+        .read_text()
+        .replace(f"/{GROUP}/", "/another-group/")
+        .replace(f'"{GROUP}"', '"another-group"')
+    )
+    root = evaluation_root(tmp_path, tiny_base, rows(2))
+    done = run_component(
+        "evaluate",
+        root,
+        "--model-package-group",
+        GROUP,
+        "--champion",
+        champion,
+        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
+    )
+    one_line_failure(done, "evaluate", message)
+    assert "candidate answer_quality" not in done.stdout
+
+
 def test_unreadable_champion_without_metrics_fails(
     tmp_path: Path, tiny_base: Path, state: Path
 ) -> None:

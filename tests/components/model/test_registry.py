@@ -3,68 +3,16 @@ champion lookup that evaluation and deploy share (AWS and local registry)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from components.common import model_registry
 from components.common.job import JobError
 from sm_pipelines.local import registry
 from sm_pipelines.local.state import LocalState
-from tests.components.model.conftest import compiled_step
-
-BUCKET = "llm-twin-local"
-
-
-def resolve(node: Any, values: dict[str, Any]) -> Any:
-    """The compiled step's arguments with its expressions evaluated, as SageMaker sends them."""
-    if isinstance(node, dict):
-        if set(node) == {"Get"}:
-            return values[node["Get"]]
-        if set(node) == {"Std:Join"}:
-            join = node["Std:Join"]
-            return join["On"].join(str(resolve(v, values)) for v in join["Values"])
-        return {key: resolve(value, values) for key, value in node.items()}
-    if isinstance(node, list):
-        return [resolve(item, values) for item in node]
-    return node
-
-
-@pytest.fixture
-def aws(fake_aws: None) -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-        )
-        yield {"sagemaker": boto3.client("sagemaker", region_name="eu-west-1"), "s3": s3}
-
-
-def register_request(version: int, approval: str, s3: Any) -> dict[str, Any]:
-    """What the pipeline's RegisterModel step sends for one execution."""
-    step = compiled_step("register-RegisterModel")
-    evaluation_uri = f"s3://{BUCKET}/llm-twin/evaluate/exec-{version}/evaluation"
-    report = {"metrics": {"answer_quality": round(0.4 + version / 100, 4), "perplexity": 5.0}}
-    s3.put_object(
-        Bucket=BUCKET,
-        Key=f"llm-twin/evaluate/exec-{version}/evaluation/evaluation.json",
-        Body=json.dumps(report).encode(),
-    )
-    return resolve(
-        step["Arguments"],
-        {
-            "Steps.train.ModelArtifacts.S3ModelArtifacts": f"s3://{BUCKET}/train/{version}/model.tar.gz",
-            "Steps.evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri": (
-                evaluation_uri
-            ),
-            "Parameters.ModelApprovalStatus": approval,
-        },
-    )
+from tests.components.model.conftest import BUCKET, register_request
 
 
 def test_registration_and_approval_with_the_pipelines_request(aws: dict[str, Any]) -> None:
