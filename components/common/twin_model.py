@@ -71,6 +71,7 @@ def generate(
     max_new_tokens: int = 96,
     temperature: float = 0.0,
     batch_size: int = 8,
+    repetition_penalty: float = 1.0,
 ) -> list[str]:
     """Answers to `instructions`, in order; greedy unless temperature > 0 (so scores repeat)."""
     import torch
@@ -89,6 +90,7 @@ def generate(
                 **encoded,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
+                repetition_penalty=repetition_penalty,
                 **sampling,
             )
         new_tokens = output[:, encoded["input_ids"].shape[1] :]

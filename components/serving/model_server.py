@@ -9,10 +9,11 @@ Routes:
   POST /invocations, GET /ping         the SageMaker container contract (same handler)
 
 Request {"inputs": "prompt" | ["prompt", ...], "parameters": {"max_new_tokens": 128,
-"temperature": 0.0, "return_full_text": false}}; response [{"generated_text": "..."}], as the
-Hugging Face inference containers answer. The prompt goes through the same chat template as in
-training. With --state/--endpoint the model is the one the endpoint record names, and a new
-deploy (a changed record) is picked up on the next request without a restart.
+"temperature": 0.0, "repetition_penalty": 1.0, "return_full_text": false}}; response
+[{"generated_text": "..."}], as the Hugging Face inference containers answer. The prompt goes
+through the same chat template as in training. With --state/--endpoint the model is the one the
+endpoint record names, and a new deploy (a changed record) is picked up on the next request
+without a restart.
 
     python -m components.serving.model_server --state .sm-local --endpoint llm-twin-local
     python -m components.serving.model_server --model-dir /opt/ml/model --host 0.0.0.0
@@ -91,23 +92,44 @@ class ModelHost:
     def invoke(self, payload: dict[str, Any]) -> list[dict[str, str]]:
         from components.common.twin_model import generate
 
-        prompts, max_new_tokens, temperature, full_text = parse_request(payload)
+        request = parse_request(payload)
         loaded = self.current()
         with self._lock:  # one generation at a time: the CPU is the bottleneck anyway
             answers = generate(
                 loaded.model,
                 loaded.tokenizer,
-                prompts,
-                max_new_tokens=max_new_tokens,
-                temperature=temperature,
+                request.prompts,
+                max_new_tokens=request.max_new_tokens,
+                temperature=request.temperature,
+                repetition_penalty=request.repetition_penalty,
             )
         return [
-            {"generated_text": f"{prompt}{answer}" if full_text else answer}
-            for prompt, answer in zip(prompts, answers, strict=True)
+            {"generated_text": f"{prompt}{answer}" if request.full_text else answer}
+            for prompt, answer in zip(request.prompts, answers, strict=True)
         ]
 
 
-def parse_request(payload: Any) -> tuple[list[str], int, float, bool]:
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompts: list[str]
+    max_new_tokens: int
+    temperature: float
+    repetition_penalty: float
+    full_text: bool
+
+
+def _bounded(
+    parameters: dict[str, Any], name: str, default: float, low: float, high: float
+) -> float:
+    value = parameters.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError(f"'{name}' must be a number")
+    if not low <= value <= high:
+        raise RequestError(f"'{name}' must be between {low:g} and {high:g}")
+    return float(value)
+
+
+def parse_request(payload: Any) -> GenerationRequest:
     if not isinstance(payload, dict):
         raise RequestError("the body must be a JSON object with 'inputs'")
     inputs = payload.get("inputs")
@@ -126,12 +148,13 @@ def parse_request(payload: Any) -> tuple[list[str], int, float, bool]:
         raise RequestError("'max_new_tokens' must be an integer")
     if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
         raise RequestError(f"'max_new_tokens' must be between 1 and {MAX_NEW_TOKENS}")
-    temperature = parameters.get("temperature", 0.0)
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
-        raise RequestError("'temperature' must be a number")
-    if not 0 <= temperature <= 5:
-        raise RequestError("'temperature' must be between 0 and 5")
-    return prompts, max_new_tokens, float(temperature), bool(parameters.get("return_full_text"))
+    return GenerationRequest(
+        prompts=prompts,
+        max_new_tokens=max_new_tokens,
+        temperature=_bounded(parameters, "temperature", 0.0, 0.0, 5.0),
+        repetition_penalty=_bounded(parameters, "repetition_penalty", 1.0, 1.0, 2.0),
+        full_text=bool(parameters.get("return_full_text")),
+    )
 
 
 def handler_for(host: ModelHost) -> type[BaseHTTPRequestHandler]:

@@ -88,6 +88,7 @@ def test_trace_metadata_has_ids_token_counts_and_latencies(traced: dict[str, Any
     assert metadata["generation"] == {
         "max_new_tokens": 128,
         "temperature": 0.0,
+        "repetition_penalty": 1.2,
         "return_full_text": False,
     }
     assert trace.output["answer"] == body["answer"]

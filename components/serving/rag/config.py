@@ -7,7 +7,8 @@ QDRANT_URL / QDRANT_PATH  the vector store, as for the data jobs (locally <state
 LLM_API_BASE, LLM_API_KEY optional OpenAI-compatible LLM for query expansion and self-query
 RAG_TOP_K (3), RAG_MAX_TOP_K (10), RAG_CANDIDATES (12 per collection and query),
 RAG_CONTEXT_TOKENS (1024), RAG_MAX_QUERY_TOKENS (254), RAG_MAX_NEW_TOKENS (128),
-RAG_TEMPERATURE (0.0), RAG_EXPANSIONS (2), RAG_INVOKE_TIMEOUT (120 s)
+RAG_TEMPERATURE (0.0), RAG_REPETITION_PENALTY (1.2), RAG_EXPANSIONS (2), RAG_INVOKE_TIMEOUT
+(120 s)
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class RagSettings:
     max_query_chars: int = 4000
     max_new_tokens: int = 128
     temperature: float = 0.0
+    # Greedy decoding of a small model loops on one sentence; the Hugging Face serving
+    # containers and our model server take the same parameter.
+    repetition_penalty: float = 1.2
     expansions: int = 2
     invoke_timeout: float = 120.0
 
@@ -51,6 +55,7 @@ class RagSettings:
         return {
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
+            "repetition_penalty": self.repetition_penalty,
             "return_full_text": False,
         }
 
@@ -114,6 +119,7 @@ def rag_settings(env: Mapping[str, str] | None = None, state: Path | None = None
         ),
         max_new_tokens=int(_number(env, "RAG_MAX_NEW_TOKENS", 128, 1, 1024)),
         temperature=_number(env, "RAG_TEMPERATURE", 0.0, 0.0, 5.0),
+        repetition_penalty=_number(env, "RAG_REPETITION_PENALTY", 1.2, 1.0, 2.0),
         expansions=int(_number(env, "RAG_EXPANSIONS", 2, 0, 5)),
         invoke_timeout=_number(env, "RAG_INVOKE_TIMEOUT", 120.0, 1.0, 3600.0),
     )

@@ -18,9 +18,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from components.common import model_registry
+from components.common import model_registry, twin_model
+from components.common.twin_model import generate
 from components.deploy import local_endpoint
-from components.serving.model_server import ModelHost, make_server
+from components.serving.model_server import ModelHost, make_server, parse_request
 from tests.components.model.conftest import ROOT, one_line_failure
 from tests.components.model.test_deploy import local_package
 
@@ -89,6 +90,30 @@ def test_invoke_endpoint_round_trip(served: tuple[str, ModelHost]) -> None:
     assert json.loads(full["Body"].read())[0]["generated_text"].startswith("Prompt:")
 
 
+def test_repetition_penalty_is_parsed_with_the_hugging_face_default() -> None:
+    assert parse_request({"inputs": "x"}).repetition_penalty == 1.0
+    penalised = parse_request({"inputs": "x", "parameters": {"repetition_penalty": 1.3}})
+    assert penalised.repetition_penalty == 1.3
+
+
+def test_repetition_penalty_stops_the_real_model_looping(smollm2_base: Any) -> None:
+    """Greedy SmolLM2 circles back to the same words; the RAG service's penalty (1.2) must give
+    an answer with mostly distinct tokens."""
+    model, tokenizer = twin_model.load(Path(smollm2_base.location))
+    prompt = "How do you roll out a new model version without risking production?"
+
+    def distinct_share(penalty: float) -> tuple[str, float]:
+        (answer,) = generate(
+            model, tokenizer, [prompt], max_new_tokens=48, repetition_penalty=penalty
+        )
+        ids = tokenizer(answer)["input_ids"]
+        return answer, len(set(ids)) / len(ids)
+
+    (plain, plain_share), (penalised, penalised_share) = distinct_share(1.0), distinct_share(1.2)
+    assert plain != penalised
+    assert penalised_share > plain_share and penalised_share > 0.8, (plain, penalised)
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
@@ -96,6 +121,11 @@ def test_invoke_endpoint_round_trip(served: tuple[str, ModelHost]) -> None:
         ({"inputs": ""}, "application/json", "'inputs' must be a non-empty string"),
         ({"inputs": "x", "parameters": {"max_new_tokens": 0}}, "application/json", "between 1 and"),
         ({"inputs": "x", "parameters": {"temperature": "hot"}}, "application/json", "a number"),
+        (
+            {"inputs": "x", "parameters": {"repetition_penalty": 0.5}},
+            "application/json",
+            "'repetition_penalty' must be between 1 and 2",
+        ),
         (b"{not json", "application/json", "the body is not JSON"),
         (b"hello", "text/plain", "send application/json"),
     ],
