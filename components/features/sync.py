@@ -38,10 +38,10 @@ FEATURE_VERSION = canonical_hash(
         "chunking": {str(t): vars(spec) for t, spec in CHUNK_SPECS.items()},
     }
 )[:16]
-# Texts handed to the model per call: one model batch. Texts are sorted by length first, as
+# Texts handed to the model per call (a few model batches). Texts are sorted by length first, as
 # model.encode does, so small groups pad no more than one big call would, and writes of one group
 # overlap the embedding of the next from the start.
-ENCODE_GROUP = 64
+ENCODE_GROUP = 32
 UPSERT_BATCH = 256
 DOCUMENT_FIELDS = ("author_id", "author_full_name", "link", "title", "platform")
 
