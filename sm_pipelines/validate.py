@@ -12,6 +12,11 @@ from sm_pipelines.schema_check import schema_problems
 
 _GET_STEP = re.compile(r"^Steps\.([A-Za-z0-9\-_]+)\.")
 _GET_PARAMETER = re.compile(r"^Parameters\.([A-Za-z0-9\-_]+)$")
+# Execution variables that differ in every execution (PipelineName and PipelineArn do not).
+PER_EXECUTION = frozenset(
+    f"Execution.{name}"
+    for name in ("PipelineExecutionId", "PipelineExecutionArn", "StartDateTime", "CurrentDateTime")
+)
 
 
 def all_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -76,8 +81,22 @@ def definition_problems(text: str) -> list[str]:
             param_ref = _GET_PARAMETER.match(target)
             if param_ref and param_ref.group(1) not in parameters:
                 problems.append(f"Steps.{name}: Get {target!r} names no parameter")
+        problems += _uncacheable(step)
     problems += schema_problems(definition)
     return problems
+
+
+def _uncacheable(step: dict[str, Any]) -> list[str]:
+    """A cached step whose arguments hold a per-execution value never matches an earlier run
+    (SageMaker compares the arguments), so its CacheConfig silently does nothing."""
+    if not (step.get("CacheConfig") or {}).get("Enabled"):
+        return []
+    found = sorted({t for t in iter_gets(step.get("Arguments", {})) if t in PER_EXECUTION})
+    return [
+        f"Steps.{step.get('Name', '?')}: CacheConfig is enabled but the arguments use {target}, "
+        "so no run can ever be a cache hit (give its outputs a `key:` in the YAML)"
+        for target in found
+    ]
 
 
 def validate_compiled(compiled_root: Path) -> dict[Path, list[str]]:

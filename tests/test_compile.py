@@ -158,6 +158,13 @@ def test_pipeline_shape_for_studio() -> None:
     assert evaluate[evaluate.index("--champion") + 1] == {
         "Get": "Steps.find-champion.OutputParameters['champion']"
     }
+    # The report's place depends on the candidate/champion pair, never on the execution.
+    (report,) = steps["evaluate"]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert report["S3Output"]["S3Uri"]["Std:Join"]["Values"][1:] == [
+        {"Get": "Steps.find-champion.OutputParameters['evaluation_key']"},
+        {"Get": "Parameters.MinAnswerQuality"},
+        "evaluation",
+    ]
     gate = steps["quality-gate"]["Arguments"]
     assert [s["Type"] for s in gate["IfSteps"]] == ["RegisterModel", "Processing"]
     assert [s["Type"] for s in gate["ElseSteps"]] == ["Fail"]

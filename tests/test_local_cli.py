@@ -72,6 +72,14 @@ def test_ct_pipeline_runs_locally_then_hits_the_cache(
     assert _cli("models") == 0
     assert len(capsys.readouterr().out.splitlines()) == 2  # still only v1
 
+    # The same worse candidate against the same champion: training and evaluation are cache hits.
+    assert _cli("run", "llm-twin-ct", "--local", *worse) == 1
+    again = {
+        line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line[:2] == "  "
+    }
+    assert "cache hit" in again["train"] and "cache hit" in again["evaluate"]
+    assert "Failed" in again["quality-gate-failed"]
+
 
 @pytest.mark.slow
 def test_threshold_override_takes_the_fail_branch(

@@ -83,6 +83,13 @@ def test_json_get_outside_known_shape_is_reported() -> None:
             lambda d: _step(d, "etl")["RetryPolicies"][0].update(ExceptionType=["SageMaker.NOPE"]),
             "IfSteps/0/RetryPolicies/0/ExceptionType: 'SageMaker.NOPE' is not one of",
         ),
+        (
+            lambda d: _step(d, "evaluate")["Arguments"]["ProcessingOutputConfig"]["Outputs"][0][
+                "S3Output"
+            ].update(S3Uri={"Get": "Execution.PipelineExecutionId"}),
+            "Steps.evaluate: CacheConfig is enabled but the arguments use "
+            "Execution.PipelineExecutionId, so no run can ever be a cache hit",
+        ),
         (lambda d: d["Steps"][0].update(Type="Teleport"), "Steps/0: unknown step Type 'Teleport'"),
         (lambda d: d.update(Version="1999-01-01"), "Version: '1999-01-01' is not one of"),
     ],

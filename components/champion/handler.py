@@ -8,6 +8,7 @@ pipeline has nothing to evaluate, register or deploy, and its condition skips th
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -24,13 +25,19 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, str]:
         raise ValueError("the champion lookup needs model_package_group and candidate_model_data")
     # Under the local executor the context names its state folder; in AWS it does not.
     package = model_registry.champion(group, getattr(context, "local_state", None))
-    if package is None:
-        LOG.info("%s has no Approved version yet", group)
-        return {"champion": NO_CHAMPION, "champion_version": "0", "candidate_is_champion": "false"}
-    same = package.model_data_url == candidate
-    LOG.info("champion v%s (%s); candidate is it: %s", package.version, package.arn, same)
+    champion = package.arn if package else NO_CHAMPION
+    same = package is not None and package.model_data_url == candidate
+    LOG.info("champion %s; the candidate is it: %s", champion, same)
     return {
-        "champion": package.arn,
-        "champion_version": str(package.version),
+        "champion": champion,
+        "champion_version": str(package.version) if package else "0",
         "candidate_is_champion": "true" if same else "false",
+        "evaluation_key": evaluation_key(candidate, champion),
     }
+
+
+def evaluation_key(candidate: str, champion: str) -> str:
+    """Where the evaluation of this candidate against this champion is written: the same pair
+    always lands on the same key (so the evaluation step's arguments repeat and its cache hits),
+    and a report an earlier version was registered with is never overwritten by another pair."""
+    return hashlib.sha256(f"{candidate}\n{champion}".encode()).hexdigest()[:20]

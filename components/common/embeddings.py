@@ -18,7 +18,8 @@ MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_SEQUENCE_TOKENS = 256
 # The features job runs on CPU (ml.m5 locally and in AWS). There a batch pads every chunk to the
 # longest one's 256 tokens and attention grows with the square of that: on 2 cores, batches of
-# 64 embedded 19 chunks/s, batches of 16 about 32 and batches of 8 about 35.
+# 64 embedded 17 chunks/s of the pipeline's own chunks and batches of 8 about 20 (on the sample
+# corpus alone, 19 against 35).
 DEFAULT_BATCH_SIZE = 8
 
 

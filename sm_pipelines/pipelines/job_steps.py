@@ -125,10 +125,10 @@ def build_processing_step(
     ]
     outputs = []
     for name, spec in step.outputs.items():
-        key = spec.key if spec.key is not None else ExecutionRef("PipelineExecutionId")
-        destination = Join(
-            on="/", values=[env.s3_uri(pipeline.name, step.name), ctx.resolve(key), name]
-        )
+        key = ctx.resolve(spec.key if spec.key is not None else ExecutionRef("PipelineExecutionId"))
+        # A key that is itself a "/"-join becomes path segments of one flat Std:Join.
+        segments = key.values if isinstance(key, Join) and key.on == "/" else [key]
+        destination = Join(on="/", values=[env.s3_uri(pipeline.name, step.name), *segments, name])
         outputs.append(
             ProcessingOutput(
                 output_name=name,

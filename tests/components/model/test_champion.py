@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.champion.handler import handle
+from components.champion.handler import evaluation_key, handle
 from sm_pipelines.local import registry
 from sm_pipelines.local.contracts.base import JobContext, StepFailure
 from sm_pipelines.local.contracts.lambda_step import run_lambda
@@ -65,10 +65,12 @@ def test_first_second_and_retrained_candidates(
     # The handler runs in the executor's process, which has no state variable of its own.
     monkeypatch.delenv("SM_PIPELINES_LOCAL_STATE", raising=False)
     state = LocalState(tmp_path / "state")
-    assert find_champion(state, tmp_path, CANDIDATE) == {
+    first_run = find_champion(state, tmp_path, CANDIDATE)
+    assert first_run == {
         "champion": "none",
         "champion_version": "0",
         "candidate_is_champion": "false",
+        "evaluation_key": evaluation_key(CANDIDATE, "none"),
     }
 
     first = approve(state, CANDIDATE)
@@ -78,9 +80,16 @@ def test_first_second_and_retrained_candidates(
         "champion": first,
         "champion_version": "1",
         "candidate_is_champion": "true",
+        "evaluation_key": evaluation_key(CANDIDATE, first),
     }
     retrained = CANDIDATE.replace("job-2", "job-3")
-    assert find_champion(state, tmp_path, retrained)["candidate_is_champion"] == "false"
+    against_first = find_champion(state, tmp_path, retrained)
+    assert against_first["candidate_is_champion"] == "false"
+    # The same pair always lands on the same key (so evaluation caches); another pair never does.
+    assert against_first == find_champion(state, tmp_path, retrained)
+    keys = {first_run["evaluation_key"], against_first["evaluation_key"]}
+    keys.add(evaluation_key(CANDIDATE, first))
+    assert len(keys) == 3 and all(len(k) == 20 and k.isalnum() for k in keys)
     log = (tmp_path / "logs/find-champion.log").read_text()
     assert f'returned {{"champion": "{first}", "champion_version": "1"' in log
 
@@ -105,6 +114,7 @@ def test_sagemaker_registry_in_moto(aws: dict[str, Any]) -> None:
         "champion": arn,
         "champion_version": "1",
         "candidate_is_champion": "true",
+        "evaluation_key": evaluation_key(model_data, arn),
     }
     newer = handle({**event, "candidate_model_data": "s3://b/other/model.tar.gz"}, None)
     assert newer["champion"] == arn and newer["candidate_is_champion"] == "false"
