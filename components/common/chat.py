@@ -1,8 +1,8 @@
 """One chat completion from an OpenAI-compatible endpoint (POST {LLM_API_BASE}/chat/completions).
 
-The generic call behind the optional LLM features of serving (query expansion, self-query) and
-monitoring (the LLM judge). Failures raise ChatError with one readable line; callers decide
-whether the feature degrades (serving does) or the job stops.
+The one call behind every LLM feature: dataset instructions, the evaluation and monitoring
+judges, and serving's query expansion and self-query. Failures raise ChatError with one readable
+line; callers decide whether the feature degrades (serving does), retries or the job stops.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from components.common.settings import LLMSettings
 
 
 class ChatError(Exception):
-    """The LLM could not be reached or gave no usable reply."""
+    """The LLM could not be reached or gave no usable reply. `status`: the HTTP status of a
+    refused request, else None."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ChatReplyError(ChatError):
+    """The LLM answered, but with no message text: asking again will not help."""
 
 
 def complete(
@@ -41,7 +50,9 @@ def complete(
         with urllib.request.urlopen(request, timeout=timeout or settings.timeout) as response:
             reply = json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
-        raise ChatError(f"the LLM at {settings.api_base} answered HTTP {exc.code}") from None
+        raise ChatError(
+            f"the LLM at {settings.api_base} answered HTTP {exc.code} {exc.reason}", exc.code
+        ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ChatError(f"the LLM at {settings.api_base} is unreachable: {reason}") from None
@@ -50,9 +61,9 @@ def complete(
     try:
         content = reply["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise ChatError(f"the LLM at {settings.api_base} replied without a message") from None
+        raise ChatReplyError(f"the LLM at {settings.api_base} replied without a message") from None
     if not isinstance(content, str):
-        raise ChatError(f"the LLM at {settings.api_base} replied without text")
+        raise ChatReplyError(f"the LLM at {settings.api_base} replied without text")
     return content
 
 

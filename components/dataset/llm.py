@@ -1,4 +1,4 @@
-"""Instructions written by an OpenAI-compatible chat model (POST {LLM_API_BASE}/chat/completions).
+"""Instructions written by an OpenAI-compatible chat model (through components.common.chat).
 
 Only the instruction is generated; the answer stays the author's own chunk. A chunk whose request
 keeps failing (timeouts, 429/5xx, unparsable replies) falls back to the offline generator and is
@@ -8,14 +8,11 @@ would fail the same way.
 
 from __future__ import annotations
 
-import json
-import re
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from components.common.chat import ChatError, ChatReplyError, complete, json_object
 from components.common.job import JobError
 from components.common.settings import LLMSettings
 
@@ -27,7 +24,6 @@ SYSTEM_PROMPT = (
     "the instruction is a request (one or two sentences, in the imperative) to which the passage "
     "is the perfect answer. Do not quote the passage and do not mention that it exists."
 )
-_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
 class _Retryable(Exception):
@@ -36,13 +32,7 @@ class _Retryable(Exception):
 
 def parse_instruction(content: str) -> str | None:
     """The instruction from a model reply: JSON (possibly fenced), else None."""
-    match = _JSON_OBJECT.search(content or "")
-    if not match:
-        return None
-    try:
-        value = json.loads(match.group(0)).get("instruction")
-    except (json.JSONDecodeError, AttributeError):
-        return None
+    value = (json_object(content or "") or {}).get("instruction")
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
@@ -53,43 +43,22 @@ class LLMInstructionWriter:
         self.fallbacks = 0
 
     def _request(self, chunk: dict[str, Any]) -> str | None:
-        body = {
-            "model": self.settings.model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {
-                    "role": "user",
-                    "content": f"Author: {chunk.get('author_full_name', '')}\n"
-                    f"Title: {chunk.get('title', '')}\nPassage:\n{chunk.get('content', '')}",
-                },
-            ],
-        }
-        request = urllib.request.Request(
-            f"{self.settings.api_base}/chat/completions",
-            data=json.dumps(body).encode("utf-8"),
-            headers={
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {self.settings.api_key}",
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {
+                "role": "user",
+                "content": f"Author: {chunk.get('author_full_name', '')}\n"
+                f"Title: {chunk.get('title', '')}\nPassage:\n{chunk.get('content', '')}",
             },
-            method="POST",
-        )
+        ]
         try:
-            with urllib.request.urlopen(request, timeout=self.settings.timeout) as response:
-                reply = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            if exc.code in FATAL_STATUSES:
-                raise JobError(
-                    f"the LLM at {self.settings.api_base} answered HTTP {exc.code} {exc.reason} "
-                    "(check LLM_API_BASE, LLM_API_KEY and LLM_MODEL)"
-                ) from None
-            raise _Retryable(f"HTTP {exc.code}") from None
-        except (urllib.error.URLError, TimeoutError, OSError, json.JSONDecodeError) as exc:
-            raise _Retryable(str(exc)) from None
-        try:
-            content = reply["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError):
+            content = complete(self.settings, messages)
+        except ChatReplyError:
             return None
+        except ChatError as exc:
+            if exc.status in FATAL_STATUSES:
+                raise JobError(f"{exc} (check LLM_API_BASE, LLM_API_KEY and LLM_MODEL)") from None
+            raise _Retryable(str(exc)) from None
         return parse_instruction(content)
 
     def instruction(self, chunk: dict[str, Any]) -> str | None:

@@ -1,15 +1,16 @@
 """An LLM judge, used only when LLM_API_BASE and LLM_API_KEY are set: an OpenAI-compatible
-chat-completions endpoint rates each generated answer against the reference from 1 to 5."""
+chat-completions endpoint (through components.common.chat) rates each generated answer against
+the reference from 1 to 5."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+
+from components.common.chat import ChatError, complete
+from components.common.settings import LLMSettings
 
 PROMPT = (
     "You grade an AI twin that must answer like a specific author. Compare the candidate answer "
@@ -37,29 +38,11 @@ class Judge:
 
     def rate(self, instruction: str, reference: str, candidate: str) -> float | None:
         """The judge's score mapped to [0, 1], or None when it gave no usable answer."""
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "messages": [
-                {
-                    "role": "user",
-                    "content": PROMPT.format(
-                        instruction=instruction, reference=reference, candidate=candidate
-                    ),
-                }
-            ],
-        }
-        request = urllib.request.Request(
-            f"{self.api_base}/chat/completions",
-            data=json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
-            method="POST",
-        )
+        prompt = PROMPT.format(instruction=instruction, reference=reference, candidate=candidate)
+        settings = LLMSettings(self.api_base, self.api_key, self.model, self.timeout)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
-            text = reply["choices"][0]["message"]["content"]
-        except (urllib.error.URLError, TimeoutError, KeyError, IndexError, ValueError) as exc:
+            text = complete(settings, [{"role": "user", "content": prompt}])
+        except ChatError as exc:
             print(f"evaluate: judge call failed: {exc}", file=sys.stderr)
             return None
         match = _SCORE.search(text or "")
