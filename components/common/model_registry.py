@@ -65,7 +65,7 @@ def describe(arn: str) -> ModelPackage:
         if not path.is_file():
             raise JobError(f"model package {arn} is not in the local registry ({path})")
         return _from_local(json.loads(path.read_text(encoding="utf-8")))
-    return _from_aws(_describe_aws(arn))
+    return _from_description(_describe_aws(arn))
 
 
 def champion(group: str, state: Path | None = None) -> ModelPackage | None:
@@ -98,25 +98,12 @@ def _statistics_uri(record: dict[str, Any]) -> str | None:
 
 
 def _from_local(record: dict[str, Any]) -> ModelPackage:
+    # The local registry stores what describe_model_package returns, plus the inline report.
     inline = (record.get("Metrics") or {}).get("ModelQuality.Statistics")
-    return ModelPackage(
-        arn=record["ModelPackageArn"],
-        group=record["ModelPackageGroupName"],
-        version=int(record["ModelPackageVersion"]),
-        status=record.get("ModelApprovalStatus", "PendingManualApproval"),
-        model_data_url=_container(record).get("ModelDataUrl"),
-        image=_container(record).get("Image"),
-        metrics_uri=_statistics_uri(record),
-        instance_types=tuple(
-            (record.get("InferenceSpecification") or {}).get(
-                "SupportedRealtimeInferenceInstanceTypes", []
-            )
-        ),
-        inline_report=inline if isinstance(inline, dict) else None,
-    )
+    return _from_description(record, inline if isinstance(inline, dict) else None)
 
 
-def _from_aws(described: dict[str, Any]) -> ModelPackage:
+def _from_description(described: dict[str, Any], inline_report: dict | None = None) -> ModelPackage:
     return ModelPackage(
         arn=described["ModelPackageArn"],
         group=described.get("ModelPackageGroupName", ""),
@@ -130,6 +117,7 @@ def _from_aws(described: dict[str, Any]) -> ModelPackage:
                 "SupportedRealtimeInferenceInstanceTypes", []
             )
         ),
+        inline_report=inline_report,
     )
 
 
@@ -172,4 +160,4 @@ def _aws_champion(group: str) -> ModelPackage | None:
         return None
     # Versions, not creation times: two registrations within one clock tick stay ordered.
     latest = max(summaries, key=lambda s: int(s.get("ModelPackageVersion", 0)))
-    return _from_aws(_describe_aws(latest["ModelPackageArn"]))
+    return _from_description(_describe_aws(latest["ModelPackageArn"]))
