@@ -4,6 +4,7 @@ gate reads, the optional LLM judge, and bad inputs."""
 from __future__ import annotations
 
 import json
+import subprocess
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -50,6 +51,18 @@ def evaluation_root(tmp_path: Path, model: Path, test_rows: list[dict[str, Any]]
 
 def evaluation(root: Path) -> dict[str, Any]:
     return json.loads((root / "processing/output/evaluation/evaluation.json").read_text())
+
+
+def evaluate_job(root: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The evaluation job on `root` against the local registry in `state`."""
+    return run_component(
+        "evaluate",
+        root,
+        "--model-package-group",
+        GROUP,
+        *args,
+        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
+    )
 
 
 def register(state: Path, model: Path | None, status: str, report: dict[str, Any]) -> dict:
@@ -205,17 +218,7 @@ def state(tmp_path: Path) -> Iterator[Path]:
 
 def test_first_candidate_has_no_champion(tmp_path: Path, tiny_base: Path, state: Path) -> None:
     root = evaluation_root(tmp_path, tiny_base, rows(5))
-    done = run_component(
-        "evaluate",
-        root,
-        "--model-package-group",
-        GROUP,
-        "--min-answer-quality",
-        "0.9",
-        "--max-new-tokens",
-        "8",
-        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
-    )
+    done = evaluate_job(root, state, "--min-answer-quality", "0.9", "--max-new-tokens", "8")
     assert done.returncode == 0, done.stderr
     report = evaluation(root)
     assert set(report) >= {"metrics", "champion", "comparison", "passed", "reason"}
@@ -261,15 +264,7 @@ def test_champion_is_re_evaluated_on_the_same_split(
     register(state, tiny_base, "Approved", {"metrics": {"answer_quality": 0.0, "perplexity": 9}})
     register(state, None, "PendingManualApproval", {"metrics": {}})
     root = evaluation_root(tmp_path, tiny_base, rows(4))
-    done = run_component(
-        "evaluate",
-        root,
-        "--model-package-group",
-        GROUP,
-        "--max-new-tokens",
-        "8",
-        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
-    )
+    done = evaluate_job(root, state, "--max-new-tokens", "8")
     assert done.returncode == 0, done.stderr
     report = evaluation(root)
     champion = report["champion"]
@@ -287,17 +282,7 @@ def test_candidate_worse_than_the_champion_is_rejected(
     # The champion's model is gone from storage: its registered metrics stand in.
     register(state, None, "Approved", {"metrics": {"answer_quality": 0.95, "perplexity": 3.0}})
     root = evaluation_root(tmp_path, tiny_base, rows(3))
-    done = run_component(
-        "evaluate",
-        root,
-        "--model-package-group",
-        GROUP,
-        "--min-answer-quality",
-        "0",
-        "--max-new-tokens",
-        "8",
-        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
-    )
+    done = evaluate_job(root, state, "--min-answer-quality", "0", "--max-new-tokens", "8")
     assert done.returncode == 0, done.stderr
     report = evaluation(root)
     assert report["champion"]["source"] == "registry"
@@ -315,18 +300,17 @@ def test_the_champion_the_pipeline_names_is_the_one_compared(
     older = register(state, None, "Approved", strong)
     named = register(state, None, "Approved", weak)
     root = evaluation_root(tmp_path, tiny_base, rows(2))
-    common = ["--model-package-group", GROUP, "--max-new-tokens", "4"]
-    env = {"SM_PIPELINES_LOCAL_STATE": str(state)}
+    common = ["--max-new-tokens", "4"]
 
-    done = run_component("evaluate", root, *common, "--champion", older["ModelPackageArn"], env=env)
+    done = evaluate_job(root, state, *common, "--champion", older["ModelPackageArn"])
     assert done.returncode == 0, done.stderr
     assert evaluation(root)["champion"]["version"] == 1 and not evaluation(root)["passed"]
 
-    done = run_component("evaluate", root, *common, "--champion", named["ModelPackageArn"], env=env)
+    done = evaluate_job(root, state, *common, "--champion", named["ModelPackageArn"])
     assert done.returncode == 0, done.stderr
     assert evaluation(root)["champion"]["version"] == 2 and evaluation(root)["passed"]
 
-    done = run_component("evaluate", root, *common, "--champion", "none", env=env)
+    done = evaluate_job(root, state, *common, "--champion", "none")
     assert done.returncode == 0, done.stderr
     assert evaluation(root)["champion"] is None and evaluation(root)["comparison"] is None
 
@@ -351,15 +335,7 @@ def test_a_wrong_champion_fails_before_scoring(
         .replace(f'"{GROUP}"', '"another-group"')
     )
     root = evaluation_root(tmp_path, tiny_base, rows(2))
-    done = run_component(
-        "evaluate",
-        root,
-        "--model-package-group",
-        GROUP,
-        "--champion",
-        champion,
-        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
-    )
+    done = evaluate_job(root, state, "--champion", champion)
     one_line_failure(done, "evaluate", message)
     assert "candidate answer_quality" not in done.stdout
 
@@ -369,13 +345,7 @@ def test_unreadable_champion_without_metrics_fails(
 ) -> None:
     register(state, None, "Approved", {"note": "no metrics here"})
     root = evaluation_root(tmp_path, tiny_base, rows(2))
-    done = run_component(
-        "evaluate",
-        root,
-        "--model-package-group",
-        GROUP,
-        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
-    )
+    done = evaluate_job(root, state)
     one_line_failure(done, "evaluate", "champion v1 cannot be re-evaluated")
 
 
@@ -397,12 +367,6 @@ def test_bad_inputs_fail_in_one_line(
         (root / "processing/input/model/model.tar.gz").unlink()
     else:
         (root / "processing/input/model/model.tar.gz").write_bytes(b"not a tarball")
-    done = run_component(
-        "evaluate",
-        root,
-        "--model-package-group",
-        GROUP,
-        env={"SM_PIPELINES_LOCAL_STATE": str(state)},
-    )
+    done = evaluate_job(root, state)
     one_line_failure(done, "evaluate", message)
     assert not (root / "processing/output/evaluation/evaluation.json").exists()
