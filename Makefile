@@ -38,6 +38,7 @@ test: setup ## the same gates as CI, in the same order, then the suite
 	$(LEAK_SCAN)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(CLI) build --check
 	$(CLI) validate
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -90,6 +91,7 @@ graph: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import bench_line
-from sm_pipelines.local.definition import load_definition
+from sm_pipelines.local.plan import load_definition
 from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.state import LocalState
 

@@ -28,7 +28,7 @@ def _relative(path: Path) -> str:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from sm_pipelines.build import build
+    from sm_pipelines.compile.build import build
 
     definitions = _definitions(args)
     for env in args.env or []:
@@ -54,14 +54,14 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sm_pipelines.validate import validate_compiled
+    from sm_pipelines.definition.validate import validate_compiled
 
     definitions = _definitions(args)
     print(
         f"ok: definitions valid ({len(definitions.pipelines)} pipeline(s), "
         f"{len(definitions.environments)} environment(s))"
     )
-    results = validate_compiled(definitions.root / "compiled")
+    results = validate_compiled(definitions.root)
     failures = 0
     for path, problems in results.items():
         for problem in problems:
@@ -74,7 +74,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from sm_pipelines.deploy import diff
+    from sm_pipelines.aws.diff import diff
 
     texts = diff(_definitions(args), args.env, args.pipeline or None)
     for text in texts:
@@ -85,7 +85,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_upsert(args: argparse.Namespace) -> int:
-    from sm_pipelines.deploy import upsert
+    from sm_pipelines.aws.upsert import upsert
 
     for change in upsert(_definitions(args), args.env, args.pipeline or None, args.image_tag):
         print(change.line())
@@ -93,8 +93,8 @@ def cmd_upsert(args: argparse.Namespace) -> int:
 
 
 def cmd_teardown(args: argparse.Namespace) -> int:
-    from sm_pipelines.apply.teardown import teardown
-    from sm_pipelines.deploy import aws_environment
+    from sm_pipelines.aws.teardown import teardown
+    from sm_pipelines.aws.upsert import aws_environment
 
     env = aws_environment(_definitions(args), args.env)
     if not args.yes:
@@ -113,22 +113,19 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 def cmd_iam(args: argparse.Namespace) -> int:
     import json
 
-    from sm_pipelines.iam import iam_documents
+    from sm_pipelines.iam.documents import iam_documents
 
     print(json.dumps(iam_documents(_definitions(args), args.env), indent=2))
     return 0
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    import json
-
+    from sm_pipelines.definition import document
+    from sm_pipelines.definition.graph import mermaid, replace_readme_block
     from sm_pipelines.errors import DefinitionError
-    from sm_pipelines.graph import mermaid, replace_readme_block
 
-    path = Path(args.definitions) / "compiled" / args.env / f"{args.pipeline}.json"
-    if not path.is_file():
-        raise DefinitionError(path, "no compiled definition; run `sm-pipelines build` first")
-    graph = mermaid(json.loads(path.read_text(encoding="utf-8")))
+    path = document.compiled_path(Path(args.definitions), args.env, args.pipeline)
+    graph = mermaid(document.read(path).data)
     if args.readme:
         readme = Path(args.readme)
         updated = replace_readme_block(readme.read_text(encoding="utf-8"), args.pipeline, graph)

@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from sm_pipelines.local.definition import load_definition
+from sm_pipelines.local.plan import load_definition
 from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.state import LocalState
 

@@ -8,7 +8,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from sm_pipelines.code_bundle import CodeLocation, collect_bundle
+from sm_pipelines.compile.bundle import CodeLocation, collect_bundle
 
 
 def test_tarball_is_byte_identical_whatever_the_file_times(project: Path) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sm_pipelines.cli import main
-from sm_pipelines.compile import compile_environment
+from sm_pipelines.compile.compiler import compile_environment
 from sm_pipelines.config.loader import load_definitions
-from sm_pipelines.validate import all_steps
+from sm_pipelines.definition.document import all_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sm_pipelines.config.loader import load_definitions
-from sm_pipelines.iam import BASE_IMAGE_REPOSITORIES, DLC_ACCOUNT
+from sm_pipelines.iam.statements import BASE_IMAGE_REPOSITORIES, DLC_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = sorted((ROOT / "containers").glob("*/Dockerfile"))

@@ -328,6 +328,19 @@ CASES = [
         "secrets",
     ),
     case(
+        "job-contract-output-the-component-does-not-write",
+        Edit(PIPELINE, "      snapshot: {}\n", "      snapshot: {}\n      documents: {}\n"),
+        f"{PIPE}:71: steps[0].outputs: component 'etl' writes snapshot but the step declares "
+        "snapshot, documents (components/common/contract.py)",
+    ),
+    case(
+        "role-in-another-partition",
+        Edit(STAGING, "region: eu-west-1\n", "region: cn-north-1\n"),
+        f"{STAGE}:6: role_arn: 'arn:aws:iam::111122223333:role/llm-twin-staging-sagemaker-"
+        "execution' is in partition 'aws' but region cn-north-1 is in 'aws-cn' "
+        "(arn:aws-cn:iam::...)",
+    ),
+    case(
         "parameter-defaults-unknown-parameter",
         Edit(STAGING, "    TrainMaxSteps: -1\n", "    TrainMaxStep: -1\n"),
         f"{STAGE}:31: parameter_defaults.llm-twin-ct.TrainMaxStep: llm-twin-ct has no parameter "

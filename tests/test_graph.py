@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from sm_pipelines.graph import mermaid, readme_block_pattern, replace_readme_block
-from sm_pipelines.validate import all_steps
+from sm_pipelines.definition.document import all_steps
+from sm_pipelines.definition.graph import mermaid, readme_block_pattern, replace_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 

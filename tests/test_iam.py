@@ -11,8 +11,8 @@ import pytest
 
 from sm_pipelines.cli import main
 from sm_pipelines.config.loader import load_definitions
-from sm_pipelines.iam import DLC_ACCOUNT, GITHUB_OIDC_HOST, iam_documents
-from sm_pipelines.iam_arns import WILDCARD_RESOURCE_ACTIONS, allow_unscoped
+from sm_pipelines.iam.documents import GITHUB_OIDC_HOST, iam_documents
+from sm_pipelines.iam.statements import DLC_ACCOUNT, WILDCARD_RESOURCE_ACTIONS, allow_unscoped
 
 ROOT = Path(__file__).resolve().parents[1]
 AWS_ENVIRONMENTS = ["staging", "production"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sm_pipelines.errors import UserError
+from sm_pipelines.events.shapes import EXECUTION_STATUS_CHANGE, STEP_STATUS_CHANGE
 from sm_pipelines.local import registry
-from sm_pipelines.local.definition import load_definition
-from sm_pipelines.local.events import EXECUTION_STATUS_CHANGE, STEP_STATUS_CHANGE
+from sm_pipelines.local.plan import load_definition
 from sm_pipelines.local.progress import summary_table
 from sm_pipelines.local.state import LocalState
 from tests.local_definitions import (

@@ -31,12 +31,12 @@ from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConf
 from sagemaker.workflow.properties import PropertyFile
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
+from sm_pipelines.compile.session import offline_session
 from sm_pipelines.local import registry
-from sm_pipelines.local.definition import PipelineDefinition, load_definition
 from sm_pipelines.local.execution import FAILED, NOT_EXECUTED, SUCCEEDED, Execution
+from sm_pipelines.local.plan import PipelineDefinition, load_definition
 from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.state import LocalState
-from sm_pipelines.pipelines.sdk_session import offline_session
 
 PIPELINE = "sdk-pipeline"
 BUCKET = "my-bucket"

@@ -15,8 +15,8 @@ from moto import mock_aws
 
 from sm_pipelines.cli import main
 from sm_pipelines.config.loader import load_definitions
-from sm_pipelines.event_patterns import matches, render
-from sm_pipelines.event_rules import alert_rules, trigger_rules
+from sm_pipelines.events.patterns import matches, render
+from sm_pipelines.events.rules import alert_rules, trigger_rules
 from sm_pipelines.local.alerts import AlertRouter
 from sm_pipelines.local.state import LocalState
 from tests.local_definitions import definition, processing, runner, stage_script

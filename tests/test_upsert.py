@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from sm_pipelines.cli import main
-from sm_pipelines.code_bundle import collect_bundle
+from sm_pipelines.compile.bundle import collect_bundle
 from tests.conftest import STAGING_BUCKET, STAGING_REGION, prepare_staging_account
 
 REGION = STAGING_REGION

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sm_pipelines import schema_check
 from sm_pipelines.cli import main
-from sm_pipelines.validate import all_steps, definition_problems
+from sm_pipelines.definition import schema as schema_check
+from sm_pipelines.definition.document import all_steps
+from sm_pipelines.definition.validate import definition_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPILED = sorted((ROOT / "definitions/compiled").glob("*/*.json"))

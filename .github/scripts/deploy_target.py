@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sm_pipelines.config.loader import load_definitions
 from sm_pipelines.errors import UserError
-from sm_pipelines.iam import DLC_ACCOUNT
+from sm_pipelines.iam.statements import DLC_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[2]
 

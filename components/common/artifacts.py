@@ -14,9 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from components.common.contract import STATE_VARIABLE
 from components.common.job import JobError
-
-STATE_VARIABLE = "SM_PIPELINES_LOCAL_STATE"
 
 
 def local_state() -> Path | None:

@@ -1,7 +1,13 @@
-"""The SageMaker job contract: where a job finds its inputs and leaves its outputs.
+"""The job contract, the one place both sides of the components boundary read it from.
 
-Paths are rooted at /opt/ml as in the containers; SM_ML_ROOT moves that root, which is how the
-local executor and the tests run a component without a container.
+Where a job finds its inputs and leaves its outputs: paths are rooted at /opt/ml as in the
+containers; SM_ML_ROOT moves that root, which is how the local executor and the tests run a
+component without a container. Which variables carry what (a secret as a `<NAME>_SECRET`
+reference, the local state folder), and which inputs and outputs each job reads and writes:
+`sm-pipelines validate` checks the YAML's step outputs against JOB_OUTPUTS.
+
+This module imports nothing from the project, so `sm_pipelines` may import it; components never
+import `sm_pipelines`.
 """
 
 from __future__ import annotations
@@ -11,9 +17,41 @@ import os
 from pathlib import Path
 from typing import Any
 
+# A secret reaches a job as `<NAME>_SECRET` holding a reference (`secretsmanager:<id>[#key]` or
+# `ssm:<name>`) that the job resolves with its own role; a value never enters a definition.
+SECRET_SUFFIX = "_SECRET"
+# Set by the local executor: the state folder where s3://<bucket>/<key> is s3/<bucket>/<key>.
+STATE_VARIABLE = "SM_PIPELINES_LOCAL_STATE"
+# Which environment a job runs in (`local`, `staging`, ...), set in every job's environment.
+ENVIRONMENT_VARIABLE = "SM_PIPELINES_ENVIRONMENT"
+ML_ROOT_VARIABLE = "SM_ML_ROOT"
+
+# What each job reads and writes, by component: processing inputs (`processing_input(name)`) and
+# training channels (`training_channel(name)`), and processing outputs (`processing_output(name)`).
+# A step that runs one of these components must declare exactly these; a test holds each
+# component's own calls to the same names.
+JOB_INPUTS: dict[str, tuple[str, ...]] = {
+    "etl": (),
+    "features": (),
+    "dataset": (),
+    "train": ("train",),
+    "evaluate": ("model", "test"),
+    "deploy": (),
+    "monitor": (),
+}
+JOB_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "etl": ("snapshot",),
+    "features": ("snapshot",),
+    "dataset": ("train", "test"),
+    "train": (),
+    "evaluate": ("evaluation",),
+    "deploy": (),
+    "monitor": ("report",),
+}
+
 
 def ml_root() -> Path:
-    return Path(os.environ.get("SM_ML_ROOT", "/opt/ml"))
+    return Path(os.environ.get(ML_ROOT_VARIABLE, "/opt/ml"))
 
 
 def processing_input(name: str) -> Path:

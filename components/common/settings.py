@@ -10,10 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from components.common.contract import SECRET_SUFFIX
 from components.common.job import JobError
 from components.common.secret_refs import resolve_secret
-
-SECRET_SUFFIX = "_SECRET"
 
 
 def setting(name: str, env: Mapping[str, str] | None = None, required: bool = True) -> str | None:

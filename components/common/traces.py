@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from components.common.contract import STATE_VARIABLE
+
 TRACES_FILE_VARIABLE = "LLM_TWIN_TRACES_FILE"
-STATE_VARIABLE = "SM_PIPELINES_LOCAL_STATE"
 TRACES_FILE = "traces.jsonl"
 DEFAULT_PROJECT = "llm-twin"
 _TRUE = {"1", "true", "yes", "on"}

@@ -11,24 +11,12 @@ import math
 import re
 from collections import Counter
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+from components.common.text_terms import FUNCTION_WORDS, words
+
+__all__ = ["FUNCTION_WORDS", "words"]
+
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
-FUNCTION_WORDS = tuple(
-    " ".join(
-        [
-            "a an the and or but if so because as of in on at to for with from by about into",
-            "over i me my we our you your it its this that these those there here is are was",
-            "were be been have has had do does did not no can could will would should may might",
-            "must just very really also then than too which who what when where how why all",
-            "some any more most",
-        ]
-    ).split()
-)
 PUNCTUATION = ".,;:!?-()\"'"
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 def token_f1(generated: str, reference: str) -> float:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components.common.contract import STATE_VARIABLE
 from components.common.job import JobError
 
 # Exactly what llm-twin-ct's quality-drop trigger and the alert route match.
@@ -43,7 +44,7 @@ def emit(detail: dict[str, Any], env: Mapping[str, str] | None = None) -> dict[s
     drop nobody hears about is worse than a failed monitoring run (which alerts by itself)."""
     env = os.environ if env is None else env
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    state = env.get("SM_PIPELINES_LOCAL_STATE", "").strip()
+    state = env.get(STATE_VARIABLE, "").strip()
     if state:
         event = envelope(detail, region, LOCAL_ACCOUNT)
         path = Path(state) / "events.jsonl"

@@ -31,7 +31,7 @@ _GITHUB_REPOSITORY = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$"
 PATTERN_HINTS = {
     _ACCOUNT: "a 12-digit AWS account id in quotes",
     _REGION: "an AWS region such as eu-west-1",
-    _ROLE_ARN: "an IAM role ARN such as arn:aws:iam::123456789012:role/name",
+    _ROLE_ARN: "an IAM role ARN (arn:<partition>:iam::<12-digit account>:role/<name>)",
     _BUCKET: "an S3 bucket name (3-63 of a-z 0-9 . -)",
     _GITHUB_REPOSITORY: "a GitHub repository as owner/name",
     limits.PIPELINE_NAME_PATTERN: "letters, digits and single hyphens, starting alphanumeric",
@@ -153,6 +153,8 @@ class LocalSettings(Strict):
     # Lambda function name -> "module:function" run in process by Lambda steps
     lambdas: dict[str, str] = Field(default_factory=dict)
     state_dir: str = ".sm-local"
+    # Stores started for the length of a run of this project's pipelines (see local/services.py)
+    services: list[Literal["mongodb", "qdrant"]] = Field(default_factory=list)
     # Alerts also POST here (retried, never failing the run); they always go to the console
     # and to <state>/alerts.jsonl.
     alert_webhook: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
@@ -210,23 +212,6 @@ class EnvironmentConfig(Strict):
                 "(topics are KMS-encrypted)"
             )
         return self
-
-    def pipeline_arn(self, pipeline: str) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:pipeline/{pipeline}"
-
-    def lambda_function_name(self, function: str) -> str:
-        return f"{function}-{self.name}"
-
-    def lambda_arn(self, function: str) -> str:
-        name = self.lambda_function_name(function)
-        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
-
-    def image_uri(self, key: str) -> str:
-        spec = self.images[key]
-        if spec.uri is not None:
-            return spec.uri
-        host = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
-        return f"{host}/{spec.repository}:{spec.tag}"
 
     def instance_type(self, key: str) -> str:
         return self.instance_types.get(key, key)

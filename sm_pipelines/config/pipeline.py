@@ -17,8 +17,8 @@ from pydantic import (
 )
 
 from sm_pipelines import limits
-from sm_pipelines.config.refs import parse_value
 from sm_pipelines.config.triggers import TriggerSpec
+from sm_pipelines.config.values import parse_value
 
 _ISO_DURATION = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
 _COMPONENT = r"^[a-z][a-z0-9_]*$"
@@ -264,7 +264,6 @@ StepSpec = Annotated[
     ],
     Field(discriminator="kind"),
 ]
-STEP_KINDS = ("processing", "training", "register", "condition", "lambda", "fail")
 
 
 class PipelineConfig(Strict):

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.loader import Definitions
-from sm_pipelines.event_patterns import matches, render
-from sm_pipelines.event_rules import alert_rules
+from sm_pipelines.events.patterns import matches, render
+from sm_pipelines.events.rules import alert_rules
 from sm_pipelines.local.state import LocalState
 
 ALERTS_FILE = "alerts.jsonl"

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sm_pipelines.config.naming import sagemaker_arn
 from sm_pipelines.errors import UserError
 from sm_pipelines.local.state import LocalState, write_json_atomic
 
@@ -82,10 +83,12 @@ class Execution:
     end: str | None = None
     failure_reason: str | None = None
     source: str = ""
+    # The local stores the run had (`local.services`); a retry starts the same ones.
+    services: list[str] = field(default_factory=list)
 
     @property
     def pipeline_arn(self) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:pipeline/{self.pipeline}"
+        return sagemaker_arn(self.region, self.account, "pipeline", self.pipeline)
 
     @property
     def arn(self) -> str:

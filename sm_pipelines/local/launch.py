@@ -9,12 +9,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sm_pipelines.code_bundle import CodeLocation, collect_bundle
+from sm_pipelines.compile.bundle import CodeLocation, collect_bundle
 from sm_pipelines.config.environment import EnvironmentConfig
-from sm_pipelines.config.loader import Definitions
+from sm_pipelines.config.loader import Definitions, load_definitions
+from sm_pipelines.config.naming import Names
+from sm_pipelines.config.pipeline import LambdaStepSpec
+from sm_pipelines.definition.document import compiled_path
 from sm_pipelines.errors import UserError
-from sm_pipelines.local.definition import PipelineDefinition, load_definition, read_definition
+from sm_pipelines.local.alerts import AlertRouter
 from sm_pipelines.local.execution import SUCCEEDED, Execution, list_executions, load_execution
+from sm_pipelines.local.plan import PipelineDefinition, load_definition, read_definition
 from sm_pipelines.local.progress import Progress
 from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.services import local_services
@@ -45,6 +49,7 @@ def _settings(
         interpreters=dict(local.interpreters) if local else {},
         lambdas={**handlers, **(local.lambdas if local else {})},
         max_parallel=max_parallel,
+        services=tuple(local.services) if local else (),
     )
 
 
@@ -53,15 +58,12 @@ def _environment(
 ) -> tuple[Definitions | None, EnvironmentConfig | None, dict[str, str]]:
     """The definitions, the environment, and the Lambda handlers its pipelines deploy (function
     name -> handler), so Lambda steps run locally without a second list to keep in sync."""
-    from sm_pipelines.config.loader import load_definitions
-    from sm_pipelines.config.pipeline import LambdaStepSpec
-
     if not (definitions_dir / "environments" / f"{env_name}.yaml").is_file():
         return None, None, {}
     definitions = load_definitions(definitions_dir)
     env = definitions.environment(env_name)
     handlers = {
-        env.lambda_function_name(step.function): step.handler
+        Names(env).lambda_function(step.function): step.handler
         for pipeline in definitions.pipelines.values()
         for step in pipeline.steps
         if isinstance(step, LambdaStepSpec)
@@ -76,8 +78,6 @@ def _with_alerts(
     state: LocalState,
 ) -> RunSettings:
     """Route the run's events through the declared alert routes, as EventBridge would."""
-    from sm_pipelines.local.alerts import AlertRouter
-
     if definitions is not None and env is not None and definitions.alerts.routes:
         settings.event_sinks.append(AlertRouter(definitions, env, state))
     return settings
@@ -119,13 +119,15 @@ def resolve_target(
         definition = read_definition(path)
         name = pipeline or path.stem
     elif pipeline:
-        path = definitions_dir / "compiled" / env_name / f"{pipeline}.json"
-        definition = read_definition(path)
+        definition = read_definition(compiled_path(definitions_dir, env_name, pipeline))
         name = pipeline
     else:
         raise UserError("name a pipeline, or pass --definition FILE.json")
     state = resolve_state(definitions_dir, env, state_dir)
     settings = _with_alerts(_settings(env, handlers, max_parallel), definitions, env, state)
+    if definition_file:
+        # The environment's stores serve its own pipelines, not any definition run through it.
+        settings.services = ()
     return LocalTarget(name, definition, state, settings, env)
 
 
@@ -178,7 +180,7 @@ def run(target: LocalTarget, params: dict[str, str], quiet: bool, source: str) -
     )
     runner = Runner(target.state, target.definition, target.pipeline, target.settings, progress)
     try:
-        with local_services(target.state.root) as services:
+        with local_services(target.state.root, target.settings.services) as services:
             target.settings.environment.update(services)
             execution = runner.start(parameters, source=source)
     finally:
@@ -193,10 +195,11 @@ def retry(state: LocalState, execution_id: str, settings: RunSettings, quiet: bo
         raise UserError(f"execution {execution_id} succeeded; there is nothing to retry")
     definition = load_definition(execution.definition, f"execution {execution_id}")
     settings.region, settings.account = execution.region, execution.account
+    settings.services = tuple(execution.services)
     progress = Progress(Progress.mode_for(sys.stdout, quiet))
     runner = Runner(state, definition, execution.pipeline, settings, progress)
     try:
-        with local_services(state.root) as services:
+        with local_services(state.root, settings.services) as services:
             settings.environment.update(services)
             execution = runner.retry(execution)
     finally:

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from sm_pipelines.config.naming import sagemaker_arn
 from sm_pipelines.local.state import LocalState, write_json_atomic
 
 _lock = threading.Lock()
@@ -24,7 +25,9 @@ def groups(state: LocalState) -> list[str]:
     return sorted(p.name for p in state.registry_dir.iterdir() if p.is_dir())
 
 
-def register(state: LocalState, group: str, record: dict[str, Any], arn_prefix: str) -> dict:
+def register(
+    state: LocalState, group: str, record: dict[str, Any], region: str, account: str
+) -> dict:
     """Add the next version to `group`; returns the stored record with its ARN and version."""
     with _lock:
         number = len(versions(state, group)) + 1
@@ -32,7 +35,7 @@ def register(state: LocalState, group: str, record: dict[str, Any], arn_prefix: 
             **record,
             "ModelPackageGroupName": group,
             "ModelPackageVersion": number,
-            "ModelPackageArn": f"{arn_prefix}:model-package/{group}/{number}",
+            "ModelPackageArn": sagemaker_arn(region, account, "model-package", f"{group}/{number}"),
             "CreationTime": datetime.now(UTC).isoformat(),
         }
         write_json_atomic(state.registry_dir / group / f"{number}.json", stored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import sys
 import time
@@ -11,14 +12,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from components.common.contract import STATE_VARIABLE
+from sm_pipelines.config.step_kinds import BY_TYPE
+from sm_pipelines.events.shapes import execution_event, model_package_event, step_event
 from sm_pipelines.local import cache
-from sm_pipelines.local.contracts.base import JobContext, StepFailure
-from sm_pipelines.local.contracts.lambda_step import run_lambda
-from sm_pipelines.local.contracts.model import run_model, run_register
-from sm_pipelines.local.contracts.processing import run_processing
-from sm_pipelines.local.contracts.training import run_training
-from sm_pipelines.local.definition import PipelineDefinition, StepNode
-from sm_pipelines.local.events import execution_event, model_package_event, step_event
 from sm_pipelines.local.execution import (
     EXECUTING,
     FAILED,
@@ -31,16 +28,10 @@ from sm_pipelines.local.execution import (
     new_execution_id,
     now,
 )
-from sm_pipelines.local.expressions import ExpressionError, Scope, evaluate_condition, to_text
-from sm_pipelines.local.state import STATE_VARIABLE, LocalState
-
-CONTRACTS: dict[str, Callable[[JobContext, dict[str, Any]], dict[str, Any]]] = {
-    "Processing": run_processing,
-    "Training": run_training,
-    "RegisterModel": run_register,
-    "Model": run_model,
-    "Lambda": run_lambda,
-}
+from sm_pipelines.local.expressions import ExpressionError, Scope
+from sm_pipelines.local.job import JobContext, StepFailure
+from sm_pipelines.local.plan import PipelineDefinition, StepNode
+from sm_pipelines.local.state import LocalState
 
 Listener = Callable[[str, Execution, StepRecord | None], None]
 
@@ -59,6 +50,8 @@ class RunSettings:
     keep_sandboxes: bool = False
     # Added to every job's environment (local services such as MONGODB_URI, the state folder).
     environment: dict[str, str] = field(default_factory=dict)
+    # Local stores the environment declares for its pipelines (`local.services`).
+    services: tuple[str, ...] = ()
     # Called with every EventBridge-shaped event (local alert routing); never fail the run.
     event_sinks: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
@@ -95,6 +88,7 @@ class Runner:
             parameters=parameters,
             steps=steps,
             source=source,
+            services=list(self.settings.services),
         )
         return self._run(execution, previous=None)
 
@@ -261,26 +255,12 @@ class Runner:
         self, execution: Execution, node: StepNode, record: StepRecord, scope: Scope
     ) -> dict[str, Any]:
         raw = node.raw
-        arguments = raw.get("Arguments", {})
-        if node.type == "Condition":
-            record.attempts = 1
-            outcome = all(evaluate_condition(c, scope) for c in arguments.get("Conditions", []))
-            return {"Outcome": outcome}
-        if node.type == "Fail":
-            record.attempts = 1
-            raise StepFailure(to_text(scope.evaluate(arguments.get("ErrorMessage", ""))))
-
-        evaluated = scope.evaluate(arguments)
-        if node.type == "Lambda":
-            # A Lambda step keeps its function and outputs beside Arguments (its inputs).
-            evaluated = {
-                "FunctionArn": raw.get("FunctionArn", ""),
-                "OutputParameters": raw.get("OutputParameters", []),
-                "Arguments": evaluated,
-            }
+        kind = BY_TYPE[node.type]
+        step = importlib.import_module(kind.local_module)
+        evaluated = step.prepare(raw, scope)
         cache_config = raw.get("CacheConfig") or {}
         key = None
-        if cache_config.get("Enabled") and node.type in cache.CACHEABLE_TYPES:
+        if cache_config.get("Enabled") and kind.cacheable:
             key = cache.cache_key(self.state, raw, evaluated)
             hit = cache.lookup(
                 self.state, self.pipeline, node.name, key, cache_config.get("ExpireAfter", "P30D")
@@ -293,9 +273,9 @@ class Runner:
         retries: dict[int, int] = {}
         while True:
             record.attempts += 1
-            ctx = self._context(execution, node, record.attempts)
+            ctx = self._context(execution, node, record.attempts, kind.starts_job)
             try:
-                properties = CONTRACTS[node.type](ctx, evaluated)
+                properties = step.run(ctx, evaluated)
                 if not self.settings.keep_sandboxes:
                     shutil.rmtree(ctx.sandbox, ignore_errors=True)
                 break
@@ -314,11 +294,14 @@ class Runner:
             cache.store(self.state, self.pipeline, node.name, key, execution.id, properties)
         return properties
 
-    def _context(self, execution: Execution, node: StepNode, attempt: int) -> JobContext:
+    def _context(
+        self, execution: Execution, node: StepNode, attempt: int, starts_job: bool
+    ) -> JobContext:
         base = self.state.execution_dir(execution.id)
         sandbox = base / "sandbox" / node.name / f"attempt-{attempt}"
         shutil.rmtree(sandbox, ignore_errors=True)
-        sandbox.mkdir(parents=True)
+        if starts_job:
+            sandbox.mkdir(parents=True)
         return JobContext(
             state=self.state,
             pipeline=self.pipeline,

@@ -1,5 +1,8 @@
 """Local stand-ins for the stores the data jobs use: MongoDB and Qdrant, under the state folder.
 
+Which of them a run gets is the environment's choice (`local.services` in its YAML): the
+executor itself runs any definition and starts nothing a pipeline did not ask for.
+
 MongoDB is SecantusDB, a MongoDB wire-protocol server run in this process on a free loopback port
 with its storage under <state>/mongodb, so documents survive between runs like Atlas would keep
 them. Qdrant needs no server: jobs open the local store at <state>/qdrant themselves (one process
@@ -13,17 +16,17 @@ import contextlib
 import logging
 import os
 import socket
-import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+from components.common.contract import SECRET_SUFFIX
 from sm_pipelines.errors import UserError
 
 MONGODB_URI = "MONGODB_URI"
 QDRANT_PATH = "QDRANT_PATH"
 # Set by the developer, these point jobs at real services instead, and no stand-in starts.
-_MONGO_OVERRIDES = (MONGODB_URI, "MONGODB_URI_SECRET")
+_MONGO_OVERRIDES = (MONGODB_URI, MONGODB_URI + SECRET_SUFFIX)
 _QDRANT_OVERRIDES = ("QDRANT_URL", QDRANT_PATH)
 
 
@@ -76,27 +79,20 @@ def mongodb_server(storage: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def local_services(state_root: Path) -> Iterator[dict[str, str]]:
-    """Run the local stores for a pipeline run; the variables every job's environment gets.
+def local_services(state_root: Path, services: Collection[str]) -> Iterator[dict[str, str]]:
+    """Run the stores `services` names (from the environment's `local.services`) for a pipeline
+    run; the variables every job's environment gets. Nothing starts for a service not named.
 
     A developer who exports MONGODB_URI (or QDRANT_URL/QDRANT_PATH) keeps it: jobs inherit the
     process environment, and no stand-in is started for what is already configured.
     """
     environment: dict[str, str] = {}
-    if not any(os.environ.get(name) for name in _QDRANT_OVERRIDES):
+    if "qdrant" in services and not any(os.environ.get(name) for name in _QDRANT_OVERRIDES):
         environment[QDRANT_PATH] = str((state_root / "qdrant").resolve())
-    if any(os.environ.get(name) for name in _MONGO_OVERRIDES):
+    if "mongodb" not in services or any(os.environ.get(name) for name in _MONGO_OVERRIDES):
         yield environment
         return
-    try:
-        server = start_mongodb(state_root / "mongodb")
-    except UserError as exc:
-        if "needs secantusdb" not in str(exc):
-            raise
-        # Pipelines without data jobs still run; a job that needs MongoDB then says what is missing.
-        print(f"note: {exc}; jobs get no {MONGODB_URI}", file=sys.stderr)
-        yield environment
-        return
+    server = start_mongodb(state_root / "mongodb")
     try:
         yield {MONGODB_URI: server.uri, **environment}
     finally:

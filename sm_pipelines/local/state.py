@@ -27,7 +27,6 @@ DEFAULT_STATE_DIR = ".sm-local"
 STATE_ENV_VAR = "SM_PIPELINES_STATE"
 # Set in every local job's environment: components find the local registry and S3 through it
 # (they never import sm_pipelines), and its absence means they run in AWS.
-STATE_VARIABLE = "SM_PIPELINES_LOCAL_STATE"
 
 _write_lock = threading.Lock()
 

@@ -10,6 +10,8 @@ from pymongo import MongoClient
 
 from sm_pipelines.local.services import local_services
 
+SERVICES = ("mongodb", "qdrant")
+
 
 def _refuses(uri: str) -> bool:
     host, port = uri.removeprefix("mongodb://").rstrip("/").split(":")
@@ -23,7 +25,7 @@ def test_local_services_persist_under_the_state_folder_and_stop(
 ) -> None:
     for name in ("MONGODB_URI", "MONGODB_URI_SECRET", "QDRANT_URL", "QDRANT_PATH"):
         monkeypatch.delenv(name, raising=False)
-    with local_services(tmp_path) as environment:
+    with local_services(tmp_path, SERVICES) as environment:
         assert environment["QDRANT_PATH"] == str(tmp_path / "qdrant")
         uri = environment["MONGODB_URI"]
         assert uri.startswith("mongodb://127.0.0.1:")
@@ -32,7 +34,10 @@ def test_local_services_persist_under_the_state_folder_and_stop(
     assert _refuses(uri)
     assert (tmp_path / "mongodb").is_dir()
 
-    with local_services(tmp_path) as environment, MongoClient(environment["MONGODB_URI"]) as client:
+    with (
+        local_services(tmp_path, SERVICES) as environment,
+        MongoClient(environment["MONGODB_URI"]) as client,
+    ):
         assert client.llm_twin.articles.find_one({"_id": "a"})["title"] == "kept"
 
 
@@ -41,6 +46,18 @@ def test_configured_services_are_left_alone(
 ) -> None:
     monkeypatch.setenv("MONGODB_URI", "mongodb://atlas.example/")
     monkeypatch.setenv("QDRANT_URL", "https://qdrant.example")
-    with local_services(tmp_path) as environment:
+    with local_services(tmp_path, SERVICES) as environment:
         assert environment == {}
+    assert not (tmp_path / "mongodb").exists()
+
+
+def test_no_service_starts_unless_the_environment_declares_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("MONGODB_URI", "MONGODB_URI_SECRET", "QDRANT_URL", "QDRANT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    with local_services(tmp_path, ()) as environment:
+        assert environment == {}
+    with local_services(tmp_path, ("qdrant",)) as environment:
+        assert environment == {"QDRANT_PATH": str(tmp_path / "qdrant")}
     assert not (tmp_path / "mongodb").exists()

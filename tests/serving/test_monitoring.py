@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from components.monitor.__main__ import main as monitor_main
 from components.serving.rag.app import create_app
 from sm_pipelines.config.loader import load_definitions
-from sm_pipelines.event_patterns import matches
-from sm_pipelines.event_rules import alert_rules, trigger_rules
+from sm_pipelines.events.patterns import matches
+from sm_pipelines.events.rules import alert_rules, trigger_rules
 from sm_pipelines.local.alerts import AlertRouter
 from sm_pipelines.local.state import LocalState
 

@@ -16,6 +16,7 @@ import socket
 import sys
 from pathlib import Path
 
+from components.common.contract import STATE_VARIABLE
 from components.common.job import JobError, run_job
 
 PROG = "rag"
@@ -42,7 +43,7 @@ def apply_state(args: argparse.Namespace) -> None:
         state = args.state.resolve()
         if not state.is_dir():
             raise JobError(f"--state {args.state}: no such folder")
-        os.environ.setdefault("SM_PIPELINES_LOCAL_STATE", str(state))
+        os.environ.setdefault(STATE_VARIABLE, str(state))
         if not os.environ.get("QDRANT_URL"):
             os.environ.setdefault("QDRANT_PATH", str(state / "qdrant"))
     if args.endpoint:

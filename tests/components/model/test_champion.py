@@ -10,12 +10,11 @@ import pytest
 
 from components.champion.handler import evaluation_key, handle
 from sm_pipelines.local import registry
-from sm_pipelines.local.contracts.base import JobContext, StepFailure
-from sm_pipelines.local.contracts.lambda_step import run_lambda
+from sm_pipelines.local.job import JobContext, StepFailure
 from sm_pipelines.local.state import LocalState
+from sm_pipelines.local.steps.lambda_ import run as run_lambda
 from tests.components.model.conftest import compiled_step, register_request, resolve
 
-ARN_PREFIX = "arn:aws:sagemaker:us-east-1:000000000000"
 CANDIDATE = "s3://llm-twin-local/llm-twin/llm-twin-ct/train/job-2/output/model.tar.gz"
 FUNCTION = "llm-twin-ct-champion-local"
 
@@ -54,7 +53,8 @@ def approve(state: LocalState, model_data: str, status: str = "Approved") -> str
             "ModelApprovalStatus": status,
             "InferenceSpecification": {"Containers": [{"ModelDataUrl": model_data}]},
         },
-        ARN_PREFIX,
+        "us-east-1",
+        "000000000000",
     )
     return str(record["ModelPackageArn"])
 

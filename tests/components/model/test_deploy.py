@@ -499,7 +499,8 @@ def local_package(state: Path, model: Path | None, status: str = "Approved") -> 
             "ModelApprovalStatus": status,
             "InferenceSpecification": {"Containers": [{"ModelDataUrl": uri}]},
         },
-        "arn:aws:sagemaker:us-east-1:000000000000",
+        "us-east-1",
+        "000000000000",
     )["ModelPackageArn"]
 
 

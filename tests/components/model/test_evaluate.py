@@ -90,7 +90,8 @@ def register(state: Path, model: Path | None, status: str, report: dict[str, Any
             },
             "Metrics": {"ModelQuality.Statistics": report},
         },
-        ARN_PREFIX,
+        "us-east-1",
+        "000000000000",
     )
 
 

@@ -85,7 +85,8 @@ def test_local_registry_records_are_read_the_same_way(
             "InferenceSpecification": {"Containers": [{"ModelDataUrl": "s3://b/m.tar.gz"}]},
             "Metrics": {"ModelQuality.Statistics": {"metrics": {"answer_quality": 0.5}}},
         },
-        "arn:aws:sagemaker:us-east-1:000000000000",
+        "us-east-1",
+        "000000000000",
     )
     found = model_registry.describe(record["ModelPackageArn"])
     assert found == model_registry.champion("g")

@@ -1,0 +1,163 @@
+"""Ship compiled pipelines: upload the code under its hash, create or update each pipeline, then
+apply the wiring around them (Lambda steps, the EventBridge role, topics, rules)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sm_pipelines import limits
+from sm_pipelines.aws.changes import Change
+from sm_pipelines.aws.clients import aws_errors, client, is_not_found
+from sm_pipelines.aws.functions import apply_functions
+from sm_pipelines.aws.notifications import enable_eventbridge
+from sm_pipelines.aws.roles import apply_events_role
+from sm_pipelines.aws.rules import apply_rules
+from sm_pipelines.aws.tags import as_list, resource_tags
+from sm_pipelines.aws.topics import apply_topics
+from sm_pipelines.compile.bundle import CodeBundle, CodeLocation, collect_bundle
+from sm_pipelines.compile.compiler import CompiledPipeline, canonical_json, compile_environment
+from sm_pipelines.config.environment import EnvironmentConfig
+from sm_pipelines.config.loader import Definitions
+from sm_pipelines.config.triggers import NewDataTrigger
+from sm_pipelines.errors import UserError
+from sm_pipelines.events.rules import alert_rules, trigger_rules
+
+
+def with_image_tag(env: EnvironmentConfig, tag: str | None) -> EnvironmentConfig:
+    """The environment with every ECR-repository image pinned to `tag` (CD passes the SHA)."""
+    if not tag:
+        return env
+    images = {
+        key: spec.model_copy(update={"tag": tag}) if spec.repository else spec
+        for key, spec in env.images.items()
+    }
+    return env.model_copy(update={"images": images})
+
+
+def upload_code(bundle: CodeBundle, location: CodeLocation, s3: Any) -> str:
+    """Put the bundle at its hashed keys unless already there; returns what happened."""
+    with aws_errors(f"s3 head s3://{location.bucket}/{location.tarball_key}"):
+        try:
+            s3.head_object(Bucket=location.bucket, Key=location.tarball_key)
+            return "already present"
+        except Exception as exc:
+            if not (is_not_found(exc) or "404" in str(exc)):
+                raise
+    # Source files first, tarball last: the tarball's presence means the upload completed.
+    for path, data in bundle.files:
+        with aws_errors(f"s3 put s3://{location.bucket}/{location.source_prefix_key}{path}"):
+            s3.put_object(Bucket=location.bucket, Key=location.source_prefix_key + path, Body=data)
+    with aws_errors(f"s3 put {location.tarball_uri}"):
+        s3.put_object(Bucket=location.bucket, Key=location.tarball_key, Body=bundle.tarball())
+    return f"uploaded {len(bundle.files) + 1} objects"
+
+
+def describe(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    with aws_errors(f"sagemaker describe_pipeline {name}"):
+        try:
+            return sagemaker.describe_pipeline(PipelineName=name)
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+
+
+def _definition_argument(compiled: CompiledPipeline, env: EnvironmentConfig, s3: Any) -> dict:
+    if len(compiled.definition) <= limits.DEFINITION_INLINE_MAX_CHARS:
+        return {"PipelineDefinition": compiled.definition}
+    digest = hashlib.sha256(compiled.definition.encode()).hexdigest()
+    key = f"{env.prefix}/definitions/{compiled.name}/{digest}.json"
+    with aws_errors(f"s3 put s3://{env.bucket}/{key}"):
+        s3.put_object(Bucket=env.bucket, Key=key, Body=compiled.definition.encode())
+    return {"PipelineDefinitionS3Location": {"Bucket": env.bucket, "ObjectKey": key}}
+
+
+def _differences(deployed: dict[str, Any], compiled: CompiledPipeline, desired: dict) -> list[str]:
+    found = []
+    if canonical_json(deployed.get("PipelineDefinition", "{}")) != compiled.definition:
+        found.append("definition")
+    for key in ("RoleArn", "PipelineDisplayName", "PipelineDescription"):
+        if deployed.get(key) != desired[key]:
+            found.append(key)
+    return found
+
+
+def aws_environment(definitions: Definitions, env_name: str) -> EnvironmentConfig:
+    env = definitions.environment(env_name)
+    if env.kind != "aws":
+        raise UserError(
+            f"environment {env_name!r} is local: run it with `sm-pipelines run <pipeline> --local`;"
+            " upsert and teardown act on AWS environments"
+        )
+    return env
+
+
+def upsert_pipelines(
+    sagemaker: Any,
+    s3: Any,
+    definitions: Definitions,
+    env: EnvironmentConfig,
+    compiled: list[CompiledPipeline],
+) -> list[Change]:
+    tags = as_list(resource_tags(env))
+    changes = []
+    for item in compiled:
+        config = definitions.pipeline(item.name)
+        desired = {
+            "RoleArn": env.role_arn,
+            "PipelineDisplayName": config.display_name,
+            "PipelineDescription": config.description,
+        }
+        deployed = describe(sagemaker, item.name)
+        if deployed is None:
+            with aws_errors(f"sagemaker create_pipeline {item.name}"):
+                sagemaker.create_pipeline(
+                    PipelineName=item.name,
+                    **desired,
+                    **_definition_argument(item, env, s3),
+                    Tags=tags,
+                )
+            changes.append(Change("pipeline", item.name, "created"))
+            continue
+        differences = _differences(deployed, item, desired)
+        if not differences:
+            changes.append(Change("pipeline", item.name, "unchanged"))
+            continue
+        with aws_errors(f"sagemaker update_pipeline {item.name}"):
+            sagemaker.update_pipeline(
+                PipelineName=item.name, **desired, **_definition_argument(item, env, s3)
+            )
+        changes.append(Change("pipeline", item.name, "updated", ", ".join(differences)))
+    return changes
+
+
+def upsert(
+    definitions: Definitions,
+    env_name: str,
+    pipelines: list[str] | None = None,
+    image_tag: str | None = None,
+) -> list[Change]:
+    """Code, Lambda functions, pipelines, then the EventBridge role, alert topics and rules
+    around them; idempotent, and what is no longer declared (and tagged as ours) is removed."""
+    env = with_image_tag(aws_environment(definitions, env_name), image_tag)
+    bundle = collect_bundle(definitions.project_root)
+    compiled = compile_environment(definitions, env_name, pipelines, bundle=bundle, env=env)
+    s3 = client("s3", env.region)
+    tags = resource_tags(env)
+    location = CodeLocation(bucket=env.bucket, prefix=env.prefix, digest=bundle.digest)
+    changes = [Change("code", bundle.digest[:12], upload_code(bundle, location, s3))]
+    changes += apply_functions(client("lambda", env.region), definitions, env, bundle, tags)
+    changes += upsert_pipelines(client("sagemaker", env.region), s3, definitions, env, compiled)
+    if pipelines:
+        return changes  # a partial upsert leaves the environment's wiring alone
+    triggered = sorted(p.name for p in definitions.pipelines.values() if p.triggers)
+    changes += apply_events_role(client("iam", env.region), env, triggered, tags)
+    changes += apply_topics(client("sns", env.region), definitions.alerts, env, tags)
+    if any(
+        isinstance(t, NewDataTrigger) for p in definitions.pipelines.values() for t in p.triggers
+    ):
+        changes.append(enable_eventbridge(s3, env.bucket))
+    rules = trigger_rules(definitions, env) + alert_rules(definitions, definitions.alerts, env)
+    changes += apply_rules(client("events", env.region), rules, env, tags)
+    return changes

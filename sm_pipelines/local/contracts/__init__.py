@@ -1,1 +1,0 @@
-"""Job contracts: how each step type's job is laid out, started and collected locally."""

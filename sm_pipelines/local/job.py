@@ -1,0 +1,132 @@
+"""What every local step shares: its context, its failure, the default request (the step's
+evaluated Arguments) and running a job's process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sm_pipelines.config.naming import sagemaker_arn
+from sm_pipelines.local.state import LocalState
+
+# SageMaker's exception types, used to match a failure against the step's RetryPolicies.
+JOB_INTERNAL_ERROR = "SageMaker.JOB_INTERNAL_ERROR"
+CAPACITY_ERROR = "SageMaker.CAPACITY_ERROR"
+SERVICE_FAULT = "Step.SERVICE_FAULT"
+CONTAINER_ROOT = "/opt/ml/"
+
+
+class StepFailure(Exception):
+    """A step that did not succeed. `exception_type` is None for errors SageMaker never retries
+    (the job's own code failing, a bad argument), else the type a RetryPolicy may match."""
+
+    def __init__(self, reason: str, exception_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exception_type = exception_type
+
+
+@dataclass
+class JobContext:
+    state: LocalState
+    pipeline: str
+    execution_id: str
+    step: str
+    attempt: int
+    sandbox: Path
+    log_file: Path
+    cwd: Path
+    region: str
+    account: str
+    interpreters: dict[str, str] = field(default_factory=dict)
+    lambdas: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def job_name(self) -> str:
+        safe = "".join(c if c.isalnum() or c == "-" else "-" for c in self.step)
+        return f"pipelines-{self.execution_id}-{safe}"[:57] + f"-a{self.attempt}"
+
+    def arn(self, kind: str, name: str) -> str:
+        return sagemaker_arn(self.region, self.account, kind, name)
+
+    def container_path(self, path: str) -> Path:
+        """Where a container path such as /opt/ml/processing/input/x lives in the sandbox."""
+        return self.sandbox / path.lstrip("/")
+
+    def rewrite(self, value: Any) -> Any:
+        """Container paths inside arguments and variables point into the sandbox instead."""
+        if isinstance(value, str) and value.startswith(CONTAINER_ROOT):
+            return str(self.container_path(value))
+        if isinstance(value, str) and ":" in value and CONTAINER_ROOT in value:
+            return ":".join(str(self.rewrite(part)) for part in value.split(":"))
+        return value
+
+    def interpreter(self, image: str | None) -> str:
+        return self.interpreters.get(image or "", sys.executable)
+
+
+def evaluated_arguments(raw: dict[str, Any], scope: Any) -> dict[str, Any]:
+    """A step's request: its Arguments with every expression evaluated (what caching compares
+    and what the job receives)."""
+    return scope.evaluate(raw.get("Arguments", {}))
+
+
+def command_for(ctx: JobContext, image: str | None, command: list[str]) -> list[str]:
+    """Replace a leading python executable by the interpreter configured for the image."""
+    if command and Path(command[0]).name.startswith("python"):
+        return [ctx.interpreter(image), *command[1:]]
+    return command
+
+
+def run_job(
+    ctx: JobContext, command: list[str], env: dict[str, str], cwd: Path, timeout: float | None
+) -> str:
+    """Run the job's process, appending its output to the step log; return its output.
+
+    Exit codes follow SageMaker: a non-zero exit is the job's own error (AlgorithmError, not
+    retried); a process killed by a signal (out of memory, host fault) is an internal error that
+    a retry policy may retry.
+    """
+    ctx.log_file.parent.mkdir(parents=True, exist_ok=True)
+    output_file = ctx.sandbox / "job-output.log"
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **ctx.environment, **env}
+    try:
+        with output_file.open("w", encoding="utf-8") as out:
+            process = subprocess.run(
+                command,
+                env=full_env,
+                cwd=cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                check=False,
+            )
+        code = process.returncode
+    except FileNotFoundError:
+        raise StepFailure(f"ClientError: executable {command[0]!r} not found") from None
+    except subprocess.TimeoutExpired:
+        code = None
+    text = output_file.read_text(encoding="utf-8", errors="replace")
+    with ctx.log_file.open("a", encoding="utf-8") as log:
+        log.write(f"===== {ctx.step} attempt {ctx.attempt}: {' '.join(command)}\n{text}")
+    if code is None:
+        raise StepFailure(f"job stopped after MaxRuntimeInSeconds ({timeout:.0f} s)")
+    if code < 0 or code in (128 + signal.SIGKILL, 128 + signal.SIGTERM):
+        signum = -code if code < 0 else code - 128
+        raise StepFailure(
+            f"InternalServerError: the job's process was killed by signal {signum}",
+            JOB_INTERNAL_ERROR,
+        )
+    if code != 0:
+        lines = [line for line in text.splitlines() if line.strip()]
+        last = lines[-1].strip() if lines else "no output"
+        raise StepFailure(f"AlgorithmError: exit code {code}: {last}")
+    return text

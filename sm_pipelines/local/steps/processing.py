@@ -1,0 +1,54 @@
+"""Processing jobs: inputs copied under the sandbox's /opt/ml/processing, outputs collected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sm_pipelines.local.job import JobContext, StepFailure, command_for, run_job
+from sm_pipelines.local.job import evaluated_arguments as prepare
+
+__all__ = ["prepare", "run"]
+
+
+def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    app = arguments.get("AppSpecification", {})
+    image = app.get("ImageUri")
+    entrypoint = list(app.get("ContainerEntrypoint") or [])
+    if not entrypoint:
+        raise StepFailure(
+            f"ClientError: image {image} has no ContainerEntrypoint in the definition; the local "
+            "executor runs the entrypoint, not the image, so the step must name one"
+        )
+    for item in arguments.get("ProcessingInputs", []):
+        name = item.get("InputName", "?")
+        s3_input = item.get("S3Input")
+        if not s3_input:
+            raise StepFailure(f"ClientError: input {name}: only S3Input runs locally")
+        if s3_input.get("S3DataType", "S3Prefix") != "S3Prefix":
+            raise StepFailure(f"ClientError: input {name}: only S3Prefix inputs run locally")
+        try:
+            ctx.state.copy_prefix(s3_input["S3Uri"], ctx.container_path(s3_input["LocalPath"]))
+        except FileNotFoundError as exc:
+            raise StepFailure(f"ClientError: input {name}: {exc}") from None
+    outputs = arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for item in outputs:
+        ctx.container_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+    command = [
+        str(ctx.rewrite(part))
+        for part in command_for(ctx, image, entrypoint + list(app.get("ContainerArguments") or []))
+    ]
+    env = {
+        key: str(ctx.rewrite(value)) for key, value in (arguments.get("Environment") or {}).items()
+    }
+    env["SM_ML_ROOT"] = str(ctx.container_path("/opt/ml"))
+    timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    run_job(ctx, command, env, ctx.cwd, timeout)
+    for item in outputs:
+        s3_output = item["S3Output"]
+        ctx.state.upload_dir(ctx.container_path(s3_output["LocalPath"]), s3_output["S3Uri"])
+    return {
+        **arguments,
+        "ProcessingJobName": ctx.job_name,
+        "ProcessingJobArn": ctx.arn("processing-job", ctx.job_name),
+        "ProcessingJobStatus": "Completed",
+    }
