@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sm_pipelines.errors import EXIT_STALE, UserError
+from sm_pipelines.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_STALE, UserError
 
 DEFAULT_DEFINITIONS = "definitions"
 
@@ -86,7 +86,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_upsert(args: argparse.Namespace) -> int:
     from sm_pipelines.aws.upsert import upsert
+    from sm_pipelines.config.environment import image_tag_problem
 
+    if args.image_tag is not None and (problem := image_tag_problem(args.image_tag)):
+        raise UserError(problem)
     for change in upsert(_definitions(args), args.env, args.pipeline or None, args.image_tag):
         print(change.line())
     return 0
@@ -225,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="LLM Twin pipelines on native Amazon SageMaker Pipelines.",
     )
     parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error, not one line"
+    )
+    parser.add_argument(
         "--definitions",
         default=os.environ.get("SM_PIPELINES_DEFINITIONS", DEFAULT_DEFINITIONS),
         help="definitions folder (default: ./definitions or $SM_PIPELINES_DEFINITIONS)",
@@ -301,17 +307,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    # A lone surrogate (from a file name that is not UTF-8) must not make the error unprintable.
+    return " ".join(text.split()).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. Nothing escapes as a traceback unless --debug: a user's mistake is one line
+    and exit 2; AWS, the disk or a bug of ours is one line and exit 3."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except UserError as exc:
+        if args.debug:
+            raise
         for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {_one_line(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if args.debug:
+            raise
+        where = _one_line(str(exc.filename)) if exc.filename else "the file system"
+        reason = _one_line(exc.strerror or type(exc).__name__)
+        print(f"error: {where}: {reason}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+            "(run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_ENVIRONMENT
 
 
 if __name__ == "__main__":

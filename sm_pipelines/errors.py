@@ -6,8 +6,11 @@ from pathlib import Path
 
 # Exit codes the CLI uses; tests and CI scripts rely on them.
 EXIT_USER_ERROR = 2
+# The environment failed the command: AWS, a full or read-only disk, or a bug of ours.
 EXIT_AWS_ERROR = 3
+EXIT_ENVIRONMENT = 3
 EXIT_STALE = 1
+EXIT_INTERRUPTED = 130
 
 
 class UserError(Exception):

@@ -23,3 +23,7 @@ PARAMETER_NAME_PATTERN = r"^[A-Za-z0-9\-_]+$"
 # From the definition schema and CreatePipeline: display names take no spaces.
 STEP_DISPLAY_NAME_PATTERN = r"^[A-Za-z0-9\-_]{1,64}$"
 PIPELINE_DISPLAY_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
+# An image tag as ECR and Docker accept it.
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+# An ECR repository name.
+REPOSITORY_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"

@@ -24,8 +24,8 @@ from sm_pipelines.config.pipeline import (
 )
 from sm_pipelines.config.step_kinds import BY_YAML_KIND
 from sm_pipelines.config.values import ParamRef, PropertyFileRef, StepOutputRef, iter_refs
-from sm_pipelines.config.yaml_source import FieldPath, YamlDocument
 from sm_pipelines.errors import DefinitionError
+from sm_pipelines.files import FieldPath, YamlDocument
 
 
 def step_outputs(step: Any) -> tuple[str, ...]:

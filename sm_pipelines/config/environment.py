@@ -38,7 +38,16 @@ PATTERN_HINTS = {
     limits.STEP_NAME_PATTERN: "letters, digits, - and _",
     limits.STEP_DISPLAY_NAME_PATTERN: "1-64 letters, digits, - and _ (SageMaker allows no spaces)",
     limits.PIPELINE_DISPLAY_NAME_PATTERN: "letters, digits, hyphens (SageMaker allows no spaces)",
+    limits.IMAGE_TAG_PATTERN: "an image tag (1-128 of letters, digits, _ . -; not first . or -)",
+    limits.REPOSITORY_PATTERN: "an ECR repository name (lowercase, digits, . _ - and /)",
 }
+
+
+def image_tag_problem(tag: str) -> str | None:
+    """Why `tag` cannot tag an image, or None (CD passes commit SHAs)."""
+    if re.match(limits.IMAGE_TAG_PATTERN, tag):
+        return None
+    return f"--image-tag {tag!r} is not {PATTERN_HINTS[limits.IMAGE_TAG_PATTERN]}"
 
 
 def _instance_type(value: str) -> str:
@@ -72,9 +81,9 @@ class Strict(BaseModel):
 class ImageSpec(Strict):
     """An image as a full URI, or as an ECR repository (+ tag) in the environment's account."""
 
-    uri: str | None = None
-    repository: str | None = None
-    tag: str = "latest"
+    uri: str | None = Field(default=None, pattern=r"^[^\s;|&$`'\"<>]+$", max_length=1024)
+    repository: str | None = Field(default=None, pattern=limits.REPOSITORY_PATTERN, max_length=256)
+    tag: str = Field(default="latest", pattern=limits.IMAGE_TAG_PATTERN)
 
     @model_validator(mode="after")
     def _one_of(self) -> ImageSpec:

@@ -18,8 +18,9 @@ from sm_pipelines.config.checks import (
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.messages import DefinitionErrors, dedupe, validate_model
 from sm_pipelines.config.pipeline import PipelineConfig
-from sm_pipelines.config.yaml_source import YamlDocument, load_yaml
+from sm_pipelines.config.secret_scan import scan
 from sm_pipelines.errors import DefinitionError
+from sm_pipelines.files import YamlDocument, load_yaml
 
 __all__ = ["DefinitionErrors", "Definitions", "load_definitions"]
 
@@ -73,6 +74,7 @@ def _load_alerts(
         errors.append(DefinitionError(rel, exc.message, exc.field, exc.line))
         return AlertsConfig(), None
     doc.path = rel
+    errors.extend(scan(doc))
     config, problems = validate_model(AlertsConfig, doc)
     errors.extend(problems)
     return (config or AlertsConfig()), (doc if config else None)
@@ -91,8 +93,20 @@ def load_definitions(root: Path) -> Definitions:
         ("pipelines", PipelineConfig, pipelines),
         ("environments", EnvironmentConfig, environments),
     ):
-        for path in sorted((root / kind).glob("*.y*ml")):
+        paths = sorted(p for p in (root / kind).glob("*") if p.suffix in (".yaml", ".yml"))
+        stems = [p.stem for p in paths]
+        for path in paths:
             rel = path.relative_to(root.parent)
+            if stems.count(path.stem) > 1:
+                if path.suffix == ".yml":
+                    errors.append(
+                        DefinitionError(
+                            rel,
+                            f"{path.stem}.yaml defines the same {kind[:-1]}; keep one of the two",
+                        )
+                    )
+                broken.add(path.stem)
+                continue
             try:
                 doc = load_yaml(path)
             except DefinitionError as exc:
@@ -100,6 +114,7 @@ def load_definitions(root: Path) -> Definitions:
                 broken.add(path.stem)
                 continue
             doc.path = rel
+            errors.extend(scan(doc))
             config, problems = validate_model(model, doc)
             errors.extend(problems)
             if config is None:

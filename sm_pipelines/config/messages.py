@@ -14,8 +14,8 @@ from sm_pipelines.config import pipeline as pipeline_models
 from sm_pipelines.config import triggers as trigger_models
 from sm_pipelines.config.environment import PATTERN_HINTS
 from sm_pipelines.config.step_kinds import YAML_KINDS
-from sm_pipelines.config.yaml_source import FieldPath, YamlDocument
 from sm_pipelines.errors import DefinitionError, UserError
+from sm_pipelines.files import FieldPath, YamlDocument
 
 
 class DefinitionErrors(UserError):

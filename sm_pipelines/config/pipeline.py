@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, Union
 
@@ -52,6 +53,8 @@ class ParameterSpec(Strict):
 
 def type_problem(kind: str, value: Any) -> str | None:
     """Why `value` cannot be a value of a parameter of type `kind`, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number (SageMaker takes none)"
     ok = {
         "string": isinstance(value, str),
         "integer": isinstance(value, int) and not isinstance(value, bool),

@@ -11,6 +11,7 @@ A value in a pipeline definition is a literal (string, number, boolean) or one o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,8 @@ _EXPECTED = (
 
 def parse_value(raw: Any) -> Value:
     """Turn a YAML value into a literal or a typed reference; ValueError names what was wrong."""
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise ValueError(f"{raw} is not a finite number (SageMaker takes none)")
     if isinstance(raw, bool | int | float | str):
         return raw
     if not isinstance(raw, dict):

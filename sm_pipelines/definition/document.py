@@ -8,7 +8,6 @@ name another step are decided once.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_pipelines.errors import DefinitionError
+from sm_pipelines.files import parse_json
 
 COMPILED_DIR = "compiled"
 # Get targets that read another step: `Steps.<name>.<property>`.
@@ -70,14 +70,7 @@ class Document:
 
 def load(text: str, source: str) -> Document:
     """Parse a definition's text, or raise a DefinitionError naming `source`."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DefinitionError(
-            source, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise DefinitionError(source, "not valid JSON: nested too deeply") from None
+    data = parse_json(text, source)
     if not isinstance(data, dict) or not isinstance(data.get("Steps"), list):
         raise DefinitionError(source, "not a pipeline definition (no Steps list)")
     return Document(source=source, text=text, data=data)

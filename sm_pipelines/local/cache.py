@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sm_pipelines.local.state import LocalState, write_json_atomic
+from sm_pipelines.local.state import LocalState, quarantine, read_record, write_json_atomic
 
 CACHEABLE_TYPES = ("Processing", "Training")
 _DURATION = re.compile(
@@ -88,11 +88,21 @@ def lookup(
     path = state.cache_dir / pipeline / step / f"{key}.json"
     if not path.is_file():
         return None
-    entry = json.loads(path.read_text(encoding="utf-8"))
-    created = datetime.fromisoformat(entry["created"])
+    entry = read_record(path)
+    if entry is None:
+        return None
+    try:
+        created = datetime.fromisoformat(entry["created"])
+        properties, _ = entry["properties"], entry["execution_id"]
+        if not isinstance(properties, dict) or created.tzinfo is None:
+            raise ValueError("properties is not an object or created has no time zone")
+    except (KeyError, TypeError, ValueError) as exc:
+        # A damaged entry is a miss (the step runs again), never a failure of every later run.
+        quarantine(path, f"not a cache entry ({type(exc).__name__}: {exc})")
+        return None
     if datetime.now(UTC) - created > parse_duration(expire_after):
         return None
-    return entry if _outputs_exist(state, entry["properties"]) else None
+    return entry if _outputs_exist(state, properties) else None
 
 
 def store(

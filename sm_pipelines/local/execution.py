@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import re
 import secrets
 import string
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sm_pipelines.config.naming import sagemaker_arn
-from sm_pipelines.errors import UserError
-from sm_pipelines.local.state import LocalState, write_json_atomic
+from sm_pipelines.errors import DefinitionError, UserError
+from sm_pipelines.files import read_json
+from sm_pipelines.local.state import LocalState, quarantine, read_record, write_json_atomic
+
+# Ids this executor makes (12 of a-z0-9); anything else never names a folder under executions/.
+_EXECUTION_ID = re.compile(r"^[a-z0-9]{1,64}$")
 
 PENDING, EXECUTING, SUCCEEDED, FAILED, NOT_EXECUTED = (
     "Pending",
@@ -105,23 +110,42 @@ class Execution:
         )
 
 
+def _parse(path: Path, raw: Any) -> Execution:
+    """An execution from its record; ValueError/TypeError/KeyError when it is not one."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("steps"), dict):
+        raise ValueError("not an object with a steps object")
+    raw = {**raw, "steps": {name: StepRecord(**step) for name, step in raw["steps"].items()}}
+    execution = Execution(**raw)
+    datetime.fromisoformat(execution.start)
+    if execution.end:
+        datetime.fromisoformat(execution.end)
+    return execution
+
+
 def load_execution(state: LocalState, execution_id: str) -> Execution:
     path = state.execution_dir(execution_id) / "execution.json"
-    if not path.is_file():
+    if not _EXECUTION_ID.match(execution_id) or not path.is_file():
         raise UserError(f"no execution {execution_id!r} in {state.executions_dir}")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        raw["steps"] = {name: StepRecord(**step) for name, step in raw["steps"].items()}
-        return Execution(**raw)
-    except (json.JSONDecodeError, TypeError, KeyError) as exc:
+        return _parse(path, read_json(path))
+    except DefinitionError as exc:
+        raise UserError(f"{path}: not a readable execution record ({exc.message})") from None
+    except (TypeError, KeyError, ValueError) as exc:
         raise UserError(f"{path}: not a readable execution record ({exc})") from None
 
 
 def list_executions(state: LocalState) -> list[Execution]:
+    """Every readable execution, newest first. A damaged record (a run killed mid-write by an
+    older version, a hand edit) is moved aside with a warning rather than blocking every run."""
     if not state.executions_dir.is_dir():
         return []
-    found = [
-        load_execution(state, path.parent.name)
-        for path in state.executions_dir.glob("*/execution.json")
-    ]
+    found = []
+    for path in state.executions_dir.glob("*/execution.json"):
+        raw = read_record(path)
+        if raw is None:
+            continue
+        try:
+            found.append(_parse(path, raw))
+        except (TypeError, KeyError, ValueError) as exc:
+            quarantine(path, f"not an execution record ({type(exc).__name__}: {exc})")
     return sorted(found, key=lambda e: e.start, reverse=True)

@@ -190,6 +190,8 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
 
 
 def evaluate_condition(condition: dict[str, Any], scope: Scope) -> bool:
+    if not isinstance(condition, dict):
+        raise ExpressionError(f"a condition must be an object, got {type(condition).__name__}")
     kind = condition.get("Type")
     if kind in _COMPARE:
         left, right = _comparable(

@@ -77,8 +77,22 @@ def _nodes(doc: document.Document) -> dict[str, StepNode]:
         if name in nodes:
             raise DefinitionError(doc.source, f"step name {name!r} is used twice")
         node = StepNode(name=name, type=kind, raw=raw, gate=gate)
-        node.depends_on = set(raw.get("DependsOn") or [])
+        depends_on = raw.get("DependsOn") or []
         arguments = raw.get("Arguments", {})
+        if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+            raise DefinitionError(doc.source, f"step {name!r}: DependsOn must be a list of names")
+        if not isinstance(arguments, dict):
+            raise DefinitionError(
+                doc.source, f"step {name!r}: Arguments must be an object, not {_kind(arguments)}"
+            )
+        conditions = arguments.get("Conditions", [])
+        if kind == "Condition" and not (
+            isinstance(conditions, list) and all(isinstance(c, dict) for c in conditions)
+        ):
+            raise DefinitionError(
+                doc.source, f"step {name!r}: Arguments.Conditions must be a list of objects"
+            )
+        node.depends_on = set(depends_on)
         if kind == "Condition":
             node.depends_on |= step_references(arguments.get("Conditions", []))
         else:
@@ -87,6 +101,10 @@ def _nodes(doc: document.Document) -> dict[str, StepNode]:
             node.depends_on.add(gate[0])
         nodes[name] = node
     return nodes
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
 
 
 def load_definition(text: str, source: str) -> PipelineDefinition:

@@ -12,21 +12,23 @@ Layout under <state> (default .sm-local/):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sm_pipelines.errors import UserError
+from sm_pipelines.errors import DefinitionError, UserError
+from sm_pipelines.files import read_json
 
 DEFAULT_STATE_DIR = ".sm-local"
 STATE_ENV_VAR = "SM_PIPELINES_STATE"
-# Set in every local job's environment: components find the local registry and S3 through it
-# (they never import sm_pipelines), and its absence means they run in AWS.
 
 _write_lock = threading.Lock()
 
@@ -36,10 +38,39 @@ def write_json_atomic(path: Path, payload: Any, sort_keys: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _write_lock:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=sort_keys, default=str)
-            handle.write("\n")
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(payload, handle, indent=2, sort_keys=sort_keys, default=str)
+                handle.write("\n")
+            os.replace(tmp, path)
+        except BaseException as exc:
+            # A full disk must not leave half-written temporaries behind.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(exc, OSError) and not exc.filename:
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            raise
+
+
+def quarantine(path: Path, reason: str) -> Path:
+    """Move a damaged record aside (`<name>.damaged-<time>`), say so once on stderr, and return
+    where it went: a damaged file must neither block later runs nor be silently lost."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    os.replace(path, target)
+    print(f"WARNING {path}: {reason}; moved aside to {target.name}", file=sys.stderr)
+    return target
+
+
+def read_record(path: Path) -> Any | None:
+    """A JSON record of the state folder, or None after quarantining a damaged one."""
+    try:
+        return read_json(path)
+    except DefinitionError as exc:
+        if not path.is_file():
+            raise
+        quarantine(path, exc.message)
+        return None
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
