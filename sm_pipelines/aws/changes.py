@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # rule, topic, role, function, bucket
+    kind: str  # code, pipeline, rule, topic, role, function, bucket, objects
     name: str
-    state: str  # created, updated, unchanged, deleted
+    state: str  # created, updated, unchanged, deleted; kept (teardown left what is not ours)
     detail: str = ""
 
     def line(self) -> str:

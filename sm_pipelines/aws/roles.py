@@ -42,7 +42,11 @@ def apply_events_role(
     with aws_errors(f"iam get_role {name}"):
         role = _get_role(iam, name)
     if not pipelines:
-        if role is not None and is_managed(_role_tags(iam, name), env):
+        if role is None:
+            return []
+        with aws_errors(f"iam list_role_tags {name}"):
+            managed = is_managed(_role_tags(iam, name), env)
+        if managed:
             delete_role(iam, name)
             return [Change("role", name, "deleted")]
         return []

@@ -38,7 +38,7 @@ def _describe(events: Any, name: str) -> dict[str, Any] | None:
         try:
             return events.describe_rule(Name=name)
         except Exception as exc:
-            if is_not_found(exc) or "ResourceNotFound" in str(exc):
+            if is_not_found(exc):
                 return None
             raise
 

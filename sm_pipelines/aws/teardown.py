@@ -8,6 +8,7 @@ from typing import Any
 from sm_pipelines.aws.changes import Change
 from sm_pipelines.aws.clients import aws_errors, client
 from sm_pipelines.aws.functions import managed_functions
+from sm_pipelines.aws.objects import delete_managed
 from sm_pipelines.aws.roles import _role_tags, delete_role
 from sm_pipelines.aws.rules import delete_rule, managed_rules
 from sm_pipelines.aws.tags import is_managed
@@ -27,31 +28,24 @@ def _managed_pipelines(sagemaker: Any, env: EnvironmentConfig) -> list[str]:
     return found
 
 
-def _delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
-    deleted = 0
-    with aws_errors(f"s3 delete s3://{bucket}/{prefix}"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
-                deleted += len(keys)
-    return deleted
-
-
 def teardown(env: EnvironmentConfig) -> list[Change]:
     """Rules first (so nothing starts a pipeline mid-teardown), then topics, the EventBridge
-    role, functions, pipelines, and the code and definitions upsert uploaded."""
+    role, functions, pipelines, and the code and definitions upsert uploaded: only the objects
+    under <prefix>/code/ and <prefix>/definitions/ that carry the sm-pipelines tags for this
+    environment; anything else there is kept and counted (see sm_pipelines.aws.objects)."""
+    # Every client first: a malformed endpoint URL or profile fails before anything is deleted.
+    events, sns, iam, lam, sagemaker, s3 = (
+        client(service, env.region)
+        for service in ("events", "sns", "iam", "lambda", "sagemaker", "s3")
+    )
     changes = []
-    events = client("events", env.region)
     for name in sorted(managed_rules(events, env)):
         delete_rule(events, name)
         changes.append(Change("rule", name, "deleted"))
-    sns = client("sns", env.region)
     for arn in managed_topics(sns, env):
         with aws_errors(f"sns delete_topic {arn}"):
             sns.delete_topic(TopicArn=arn)
         changes.append(Change("topic", arn.rsplit(":", 1)[-1], "deleted"))
-    iam = client("iam", env.region)
     name = Names(env).events_role()
     with aws_errors(f"iam role {name}"):
         try:
@@ -61,26 +55,30 @@ def teardown(env: EnvironmentConfig) -> list[Change]:
     if managed_role:
         delete_role(iam, name)
         changes.append(Change("role", name, "deleted"))
-    lam = client("lambda", env.region)
     for function in sorted(managed_functions(lam, env)):
         with aws_errors(f"lambda delete_function {function}"):
             lam.delete_function(FunctionName=function)
         changes.append(Change("function", function, "deleted"))
-    sagemaker = client("sagemaker", env.region)
     for pipeline in _managed_pipelines(sagemaker, env):
         with aws_errors(f"sagemaker delete_pipeline {pipeline}"):
             sagemaker.delete_pipeline(PipelineName=pipeline, ClientRequestToken=uuid.uuid4().hex)
         changes.append(Change("pipeline", pipeline, "deleted"))
-    s3 = client("s3", env.region)
     for folder in ("code", "definitions"):
-        count = _delete_prefix(s3, env.bucket, f"{env.prefix}/{folder}/")
-        if count:
+        prefix = f"s3://{env.bucket}/{env.prefix}/{folder}/"
+        deleted, kept = delete_managed(s3, env, env.bucket, f"{env.prefix}/{folder}/")
+        if deleted:
+            changes.append(Change("objects", prefix, "deleted", _objects(deleted)))
+        if kept:
             changes.append(
                 Change(
                     "objects",
-                    f"s3://{env.bucket}/{env.prefix}/{folder}/",
-                    "deleted",
-                    f"{count} objects",
+                    prefix,
+                    "kept",
+                    f"{_objects(kept)} not tagged as uploaded by sm-pipelines for {env.name}",
                 )
             )
     return changes
+
+
+def _objects(count: int) -> str:
+    return f"{count} object" if count == 1 else f"{count} objects"

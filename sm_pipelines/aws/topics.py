@@ -81,7 +81,7 @@ def apply_topics(
             try:
                 attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
             except Exception as exc:
-                if not (is_not_found(exc) or "NotFound" in str(exc)):
+                if not is_not_found(exc):
                     raise
                 attributes = None
             differences = []
