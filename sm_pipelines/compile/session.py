@@ -36,7 +36,12 @@ def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
     quiet = [logging.getLogger(name) for name in ("sagemaker", "sagemaker.workflow.utilities")]
     levels = [logger.level for logger in quiet]
     with (
-        mock.patch.dict(os.environ, {"AWS_EC2_METADATA_DISABLED": "true"}),
+        # Building calls nothing, so an endpoint override (even a malformed one) is not its
+        # business: botocore would otherwise validate it while creating the session's clients.
+        mock.patch.dict(
+            os.environ,
+            {"AWS_EC2_METADATA_DISABLED": "true", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
+        ),
         mock.patch.object(telemetry, "_send_telemetry_request", _no_telemetry),
         warnings.catch_warnings(),
     ):

@@ -49,7 +49,8 @@ def cd_policy(
         allow_unscoped("LogInToEcr", ["ecr:GetAuthorizationToken"]),
         allow(
             "UploadCode",
-            ["s3:GetObject", "s3:PutObject"],
+            # Tagging: every uploaded object is tagged as ours, which is how teardown knows it.
+            ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"],
             [arns.objects("code"), arns.objects("definitions")],
         ),
         # Unconditioned so that HeadObject on a bundle not uploaded yet answers 404 rather than
