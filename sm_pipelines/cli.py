@@ -155,8 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "only local runs start from here (add --local); in AWS, executions are started by "
             "the EventBridge schedules or `aws sagemaker start-pipeline-execution`"
         )
+    name = args.name or args.pipeline
     target = resolve_target(
-        Path(args.definitions), args.pipeline, args.definition, args.env, args.state, args.parallel
+        Path(args.definitions), name, args.definition, args.env, args.state, args.parallel
     )
     if not args.definition:
         stage_code(target, Path(args.definitions).resolve().parent)
@@ -270,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--local", action="store_true", help="run with the local executor")
     run.add_argument("--env", default="local", help="compiled environment (default: local)")
     run.add_argument("--definition", help="run this definition JSON file instead")
+    run.add_argument(
+        "--name", help="the pipeline's name with --definition (PipelineName; default: file name)"
+    )
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a parameter")
     run.add_argument("--parallel", type=int, default=2, help="steps run at once (default: 2)")
     run.add_argument("--quiet", action="store_true", help="no live progress; one final line")

@@ -585,10 +585,15 @@ def test_parameters_are_typed_and_checked() -> None:
             parsed.typed_parameters(overrides)
 
 
-def test_unsupported_step_types_are_refused_before_running() -> None:
-    text = definition([{"Name": "t", "Type": "Transform", "Arguments": {}}])
-    with pytest.raises(UserError, match="step type\\(s\\) Transform cannot run locally"):
-        load_definition(text, "def.json")
+def test_a_step_type_that_cannot_run_fails_that_step_in_one_line(
+    state: LocalState, tmp_path: Path
+) -> None:
+    text = definition([{"Name": "t", "Type": "EMR", "Arguments": {}}])
+    execution = runner(state, text, tmp_path).start({})
+    assert execution.status == "Failed"
+    assert execution.steps["t"].failure_reason.startswith(
+        "ClientError: step t is a EMR step, which cannot run locally (supported: Processing, "
+    )
 
 
 def test_jobs_see_the_local_state_and_extra_environment(state: LocalState, tmp_path: Path) -> None:

@@ -80,6 +80,8 @@ class Scope:
     properties: dict[str, dict[str, Any]] = field(default_factory=dict)
     # (step, property file name, step properties) -> local path of the file
     property_files: Callable[[str, str, dict[str, Any]], Path] | None = None
+    # s3:// URI -> local path (JsonGet with S3Uri, as @step return values are read)
+    s3_path: Callable[[str], Path] | None = None
     _loaded: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def get(self, target: str) -> Any:
@@ -100,8 +102,12 @@ class Scope:
         raise ExpressionError(f"Get {target!r}: unknown root {head!r}")
 
     def json_get(self, body: dict[str, Any]) -> Any:
+        if not isinstance(body, dict):
+            raise ExpressionError("Std:JsonGet must be an object")
         reference = body.get("PropertyFile")
         path = body.get("Path")
+        if "S3Uri" in body:
+            return self._json_get_s3(body["S3Uri"], path)
         if isinstance(reference, dict) and isinstance(reference.get("Get"), str):
             match = re.fullmatch(r"Steps\.([^.]+)\.PropertyFiles\.(.+)", reference["Get"])
             if not match:
@@ -117,6 +123,21 @@ class Scope:
         return walk(
             document, parse_path(path), f"property file {name!r} of step {step!r}, path {path!r}"
         )
+
+    def _json_get_s3(self, uri_node: Any, path: Any) -> Any:
+        uri = to_text(self.evaluate(uri_node))
+        if not isinstance(path, str):
+            raise ExpressionError(f"Std:JsonGet on {uri}: Path must be a string")
+        if self.s3_path is None or not uri.startswith("s3://"):
+            raise ExpressionError(f"Std:JsonGet: S3Uri {uri!r} is not an s3:// URI")
+        local = self.s3_path(uri)
+        if not local.is_file():
+            raise ExpressionError(f"Std:JsonGet: {uri} does not exist (no step wrote it)")
+        try:
+            document = json.loads(local.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ExpressionError(f"Std:JsonGet: {uri} is not valid JSON ({exc})") from None
+        return walk(document, parse_path(path), f"{uri}, path {path!r}")
 
     def _property_file(self, step: str, name: str) -> Any:
         if (step, name) in self._loaded:
@@ -208,7 +229,11 @@ def evaluate_condition(condition: dict[str, Any], scope: Scope) -> bool:
             _comparable(value, option)[0] == _comparable(value, option)[1] for option in options
         )
     if kind == "Not":
-        return not evaluate_condition(condition.get("Expression", {}), scope)
+        # The SDK's ConditionNot writes the negated condition under "Condition".
+        inner = condition.get("Condition", condition.get("Expression"))
+        if inner is None:
+            raise ExpressionError("Not: no Condition to negate")
+        return not evaluate_condition(inner, scope)
     if kind == "Or":
         return any(evaluate_condition(c, scope) for c in condition.get("Conditions", []))
     raise ExpressionError(f"unknown condition type {kind!r}")

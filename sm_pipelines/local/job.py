@@ -52,6 +52,14 @@ class JobContext:
         safe = "".join(c if c.isalnum() or c == "-" else "-" for c in self.step)
         return f"pipelines-{self.execution_id}-{safe}"[:57] + f"-a{self.attempt}"
 
+    def named(self, prefix: Any) -> str:
+        """The job's name: SageMaker's `pipelines-<execution>-<step>` one, or, when the SDK was
+        told `use_custom_job_prefix=True` (the definition then carries the name), that prefix
+        with this run's suffix, within the 63 characters a job name may have."""
+        if not isinstance(prefix, str) or not prefix:
+            return self.job_name
+        return f"{prefix[:42]}-{self.execution_id}-a{self.attempt}"[:63]
+
     def arn(self, kind: str, name: str) -> str:
         return sagemaker_arn(self.region, self.account, kind, name)
 

@@ -117,7 +117,11 @@ def resolve_target(
     if definition_file:
         path = Path(definition_file)
         definition = read_definition(path)
-        name = pipeline or path.stem
+        metadata = definition.document.get("Metadata")
+        declared = metadata.get("PipelineName") if isinstance(metadata, dict) else None
+        # The PipelineName execution variable: what the user calls it, else what the
+        # definition says, else the file's name.
+        name = pipeline or (declared if isinstance(declared, str) and declared else path.stem)
     elif pipeline:
         definition = read_definition(compiled_path(definitions_dir, env_name, pipeline))
         name = pipeline

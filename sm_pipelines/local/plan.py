@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sm_pipelines.config.step_kinds import LOCAL_TYPES
 from sm_pipelines.definition import document
 from sm_pipelines.definition.document import step_references
 from sm_pipelines.errors import DefinitionError, UserError
@@ -123,13 +122,6 @@ def _plan(doc: document.Document) -> PipelineDefinition:
             raise DefinitionError(
                 doc.source, f"step {node.name!r} refers to unknown step(s) {sorted(missing)}"
             )
-    unsupported = sorted({n.type for n in steps.values()} - set(LOCAL_TYPES))
-    if unsupported:
-        raise DefinitionError(
-            doc.source,
-            f"step type(s) {', '.join(unsupported)} cannot run locally "
-            f"(supported: {', '.join(LOCAL_TYPES)})",
-        )
     return PipelineDefinition(
         text=doc.text, document=doc.data, steps=steps, parameters=doc.parameters()
     )

@@ -144,6 +144,11 @@ def models_table(state: LocalState) -> str:
             for report in reports.values() if isinstance(reports, dict) else []:
                 metrics.update(_flat_metrics(report))
             shown = ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items())[:8])
+            metadata = version.get("CustomerMetadataProperties")
+            if isinstance(metadata, dict) and metadata:
+                shown += "  " + ", ".join(f"{k}={v}" for k, v in sorted(metadata.items()))
+            if version.get("DriftCheckBaselines"):
+                shown += "  drift-baselines"
             created = str(version.get("CreationTime", ""))[:19]
             lines.append(
                 f"  v{version['ModelPackageVersion']:<3} {version['ModelApprovalStatus']:<22} "

@@ -140,7 +140,13 @@ class Runner:
             for name, record in execution.steps.items()
             if record.status == SUCCEEDED
         }
-        return Scope(execution.parameters, variables, properties, self._property_file_path)
+        return Scope(
+            execution.parameters,
+            variables,
+            properties,
+            self._property_file_path,
+            s3_path=self.state.s3_path,
+        )
 
     def _property_file_path(self, step: str, name: str, properties: dict[str, Any]) -> Path:
         node = self.definition.steps.get(step)
@@ -255,7 +261,13 @@ class Runner:
         self, execution: Execution, node: StepNode, record: StepRecord, scope: Scope
     ) -> dict[str, Any]:
         raw = node.raw
-        kind = BY_TYPE[node.type]
+        kind = BY_TYPE.get(node.type)
+        if kind is None:
+            # Refused when it would run, so a branch that is not taken may hold it.
+            raise StepFailure(
+                f"ClientError: step {node.name} is a {node.type} step, which cannot run locally "
+                f"(supported: {', '.join(BY_TYPE)})"
+            )
         step = importlib.import_module(kind.local_module)
         evaluated = step.prepare(raw, scope)
         cache_config = raw.get("CacheConfig") or {}
@@ -271,6 +283,7 @@ class Runner:
 
         policies = raw.get("RetryPolicies") or []
         retries: dict[int, int] = {}
+        started = time.monotonic()
         while True:
             record.attempts += 1
             ctx = self._context(execution, node, record.attempts, kind.starts_job)
@@ -281,12 +294,14 @@ class Runner:
                 break
             except StepFailure as failure:
                 index, policy = _matching_policy(policies, failure.exception_type)
-                if policy is None or retries.get(index, 0) >= policy.get("MaxAttempts", 0):
+                if policy is None:
+                    raise
+                delay = policy.get("IntervalSeconds", 1) * policy.get("BackoffRate", 2.0) ** (
+                    retries.get(index, 0)
+                )
+                if not _may_retry(policy, retries.get(index, 0), time.monotonic() - started, delay):
                     raise
                 retries[index] = retries.get(index, 0) + 1
-                delay = policy.get("IntervalSeconds", 1) * policy.get("BackoffRate", 2.0) ** (
-                    retries[index] - 1
-                )
                 with ctx.log_file.open("a", encoding="utf-8") as log:
                     log.write(f"===== retry in {delay:.1f} s: {failure.reason}\n")
                 self.settings.sleep(delay)
@@ -317,6 +332,16 @@ class Runner:
             lambdas=self.settings.lambdas,
             environment={STATE_VARIABLE: str(self.state.root), **self.settings.environment},
         )
+
+
+def _may_retry(policy: dict[str, Any], retried: int, elapsed: float, delay: float) -> bool:
+    """A policy bounds retries by MaxAttempts, or by ExpireAfterMin: no retry would start later
+    than that many minutes after the step's first attempt."""
+    if "MaxAttempts" in policy:
+        return retried < policy["MaxAttempts"]
+    if "ExpireAfterMin" in policy:
+        return elapsed + delay <= policy["ExpireAfterMin"] * 60
+    return False
 
 
 def _matching_policy(

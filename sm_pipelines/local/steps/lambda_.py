@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from sm_pipelines.local.execution import EXECUTING, list_executions
@@ -46,19 +48,41 @@ def prepare(raw: dict[str, Any], scope: Any) -> dict[str, Any]:
     }
 
 
+def _found_in(cwd: Path, name: str) -> str | None:
+    """A handler beside the definition, as a Lambda's own package would have it: `<name>.py`
+    (dashes as underscores) or `lambda_function.py` (the console's default), with
+    `lambda_handler` or `handler`."""
+    for module in (name.replace("-", "_"), "lambda_function"):
+        path = cwd / f"{module}.py"
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for attribute in ("lambda_handler", "handler"):
+            if f"def {attribute}(" in text:
+                return f"{module}:{attribute}"
+    return None
+
+
+def _load(cwd: Path, target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    if str(cwd) not in sys.path:
+        sys.path.insert(0, str(cwd))
+    return getattr(importlib.import_module(module_name), attribute or "handler")
+
+
 def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     arn = arguments.get("FunctionArn", "")
     name = arn.split(":")[6] if arn.count(":") >= 6 else arn
-    target = ctx.lambdas.get(name) or ctx.lambdas.get(arn)
+    target = ctx.lambdas.get(name) or ctx.lambdas.get(arn) or _found_in(ctx.cwd, name)
     if not target:
         raise StepFailure(
-            f"ClientError: no local handler for Lambda {name!r}; map it in the local "
-            "environment under local.lambdas (function name: module:function)"
+            f"ClientError: no local handler for Lambda {name!r}: put {name.replace('-', '_')}.py "
+            "or lambda_function.py (with lambda_handler) in the working folder, or map it under "
+            "local.lambdas (function name: module:function)"
         )
-    module_name, _, attribute = target.partition(":")
     try:
-        handler = getattr(importlib.import_module(module_name), attribute or "handler")
-    except (ImportError, AttributeError) as exc:
+        handler = _load(ctx.cwd, target)
+    except (ImportError, AttributeError, SyntaxError) as exc:
         raise StepFailure(f"ClientError: Lambda {name}: cannot load {target}: {exc}") from None
     try:
         result = handler(arguments.get("Arguments", {}), LocalLambdaContext(ctx, name))

@@ -46,9 +46,10 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     for item in outputs:
         s3_output = item["S3Output"]
         ctx.state.upload_dir(ctx.container_path(s3_output["LocalPath"]), s3_output["S3Uri"])
+    name = ctx.named(arguments.get("ProcessingJobName"))
     return {
         **arguments,
-        "ProcessingJobName": ctx.job_name,
-        "ProcessingJobArn": ctx.arn("processing-job", ctx.job_name),
+        "ProcessingJobName": name,
+        "ProcessingJobArn": ctx.arn("processing-job", name),
         "ProcessingJobStatus": "Completed",
     }

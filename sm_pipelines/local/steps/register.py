@@ -12,6 +12,8 @@ from sm_pipelines.local.job import evaluated_arguments as prepare
 __all__ = ["prepare", "run"]
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
+# Request fields that describe the call, not the version.
+_NOT_STORED = {"ClientToken", "Tags"}
 
 
 def _metric_reports(ctx: JobContext, model_metrics: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +52,9 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
         ctx.state,
         group,
         {
+            # Every field CreateModelPackage accepts is kept (DriftCheckBaselines,
+            # CustomerMetadataProperties, Domain, Task, SamplePayloadUrl...), as AWS keeps them.
+            **{key: value for key, value in arguments.items() if key not in _NOT_STORED},
             "ModelApprovalStatus": status,
             "ModelPackageDescription": arguments.get("ModelPackageDescription", ""),
             "InferenceSpecification": arguments.get("InferenceSpecification", {}),

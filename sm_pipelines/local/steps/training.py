@@ -157,20 +157,21 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     output_path = arguments.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
     if not output_path:
         raise StepFailure("ClientError: OutputDataConfig.S3OutputPath is missing")
-    model_uri = f"{output_path}/{ctx.job_name}/output/model.tar.gz"
+    name = ctx.named(arguments.get("TrainingJobName"))
+    model_uri = f"{output_path}/{name}/output/model.tar.gz"
     model = _pack(ml / "model")
     if model is None:
         raise StepFailure("AlgorithmError: the training script saved nothing to SM_MODEL_DIR")
     ctx.state.put_bytes(model_uri, model)
     output_data = _pack(ml / "output/data")
     if output_data is not None:
-        ctx.state.put_bytes(f"{output_path}/{ctx.job_name}/output/output.tar.gz", output_data)
+        ctx.state.put_bytes(f"{output_path}/{name}/output/output.tar.gz", output_data)
     if checkpoint and checkpoint_dir.is_dir():
         ctx.state.upload_dir(checkpoint_dir, checkpoint["S3Uri"])
     return {
         **arguments,
-        "TrainingJobName": ctx.job_name,
-        "TrainingJobArn": ctx.arn("training-job", ctx.job_name),
+        "TrainingJobName": name,
+        "TrainingJobArn": ctx.arn("training-job", name),
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
         "FinalMetricDataList": _final_metrics(log, algorithm.get("MetricDefinitions", [])),
