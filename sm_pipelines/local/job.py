@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_pipelines.config.naming import sagemaker_arn
+from sm_pipelines.local import sandbox as sandboxes
 from sm_pipelines.local.state import LocalState
 
 # SageMaker's exception types, used to match a failure against the step's RetryPolicies.
@@ -46,6 +47,8 @@ class JobContext:
     interpreters: dict[str, str] = field(default_factory=dict)
     lambdas: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    # The `unshare` prefix when the job gets its sandbox mounted at /opt/ml; None: rewriting.
+    namespace: tuple[str, ...] | None = None
 
     @property
     def job_name(self) -> str:
@@ -67,8 +70,16 @@ class JobContext:
         """Where a container path such as /opt/ml/processing/input/x lives in the sandbox."""
         return self.sandbox / path.lstrip("/")
 
+    def job_path(self, path: str) -> str:
+        """A container path as the job sees it: itself under a mounted /opt/ml, else its place
+        in the sandbox."""
+        return path if self.namespace else str(self.container_path(path))
+
     def rewrite(self, value: Any) -> Any:
-        """Container paths inside arguments and variables point into the sandbox instead."""
+        """Without a mounted /opt/ml, container paths inside arguments and variables point into
+        the sandbox instead (a path written in the job's own code cannot be rewritten)."""
+        if self.namespace:
+            return value
         if isinstance(value, str) and value.startswith(CONTAINER_ROOT):
             return str(self.container_path(value))
         if isinstance(value, str) and ":" in value and CONTAINER_ROOT in value:
@@ -87,13 +98,20 @@ def evaluated_arguments(raw: dict[str, Any], scope: Any) -> dict[str, Any]:
 
 def command_for(ctx: JobContext, image: str | None, command: list[str]) -> list[str]:
     """Replace a leading python executable by the interpreter configured for the image."""
-    if command and Path(command[0]).name.startswith("python"):
+    if (command and Path(command[0]).name in ("python", "python3")) or (
+        command and Path(command[0]).name.startswith("python3.")
+    ):
         return [ctx.interpreter(image), *command[1:]]
     return command
 
 
 def run_job(
-    ctx: JobContext, command: list[str], env: dict[str, str], cwd: Path, timeout: float | None
+    ctx: JobContext,
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float | None,
+    image: str | None = None,
 ) -> str:
     """Run the job's process, appending its output to the step log; return its output.
 
@@ -105,6 +123,20 @@ def run_job(
     output_file = ctx.sandbox / "job-output.log"
     output_file.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **ctx.environment, **env}
+    # `python`, `python3` and `pip` inside the job are the image's (a launcher script calls them
+    # by name), and what `pip install` adds for this image is on its path.
+    interpreter = ctx.interpreter(image)
+    tools = sandboxes.tool_dir(ctx.sandbox, ctx.state.root, interpreter, image)
+    full_env["PATH"] = os.pathsep.join([str(tools), full_env.get("PATH", os.defpath)])
+    site = str(sandboxes.image_site(ctx.state.root, image))
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (full_env.get("PYTHONPATH", ""), site) if part
+    )
+    shown = command
+    if ctx.namespace:
+        ml_dir = ctx.container_path("/opt/ml")
+        ml_dir.mkdir(parents=True, exist_ok=True)
+        command = sandboxes.wrap(ctx.namespace, ml_dir, command)
     try:
         with output_file.open("w", encoding="utf-8") as out:
             process = subprocess.run(
@@ -124,7 +156,7 @@ def run_job(
         code = None
     text = output_file.read_text(encoding="utf-8", errors="replace")
     with ctx.log_file.open("a", encoding="utf-8") as log:
-        log.write(f"===== {ctx.step} attempt {ctx.attempt}: {' '.join(command)}\n{text}")
+        log.write(f"===== {ctx.step} attempt {ctx.attempt}: {' '.join(shown)}\n{text}")
     if code is None:
         raise StepFailure(f"job stopped after MaxRuntimeInSeconds ({timeout:.0f} s)")
     if code < 0 or code in (128 + signal.SIGKILL, 128 + signal.SIGTERM):
@@ -132,6 +164,10 @@ def run_job(
         raise StepFailure(
             f"InternalServerError: the job's process was killed by signal {signum}",
             JOB_INTERNAL_ERROR,
+        )
+    if ctx.namespace and code == sandboxes.MOUNT_FAILED and "mount" in text:
+        raise StepFailure(
+            "InternalServerError: could not mount the sandbox at /opt/ml", JOB_INTERNAL_ERROR
         )
     if code != 0:
         lines = [line for line in text.splitlines() if line.strip()]

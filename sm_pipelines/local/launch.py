@@ -21,6 +21,7 @@ from sm_pipelines.local.execution import SUCCEEDED, Execution, list_executions, 
 from sm_pipelines.local.plan import PipelineDefinition, load_definition, read_definition
 from sm_pipelines.local.progress import Progress
 from sm_pipelines.local.runner import Runner, RunSettings
+from sm_pipelines.local.sandbox import namespace_prefix
 from sm_pipelines.local.services import local_services
 from sm_pipelines.local.state import LocalState
 
@@ -50,6 +51,7 @@ def _settings(
         lambdas={**handlers, **(local.lambdas if local else {})},
         max_parallel=max_parallel,
         services=tuple(local.services) if local else (),
+        namespace=namespace_prefix()[0],
     )
 
 
@@ -177,8 +179,19 @@ def _estimates(state: LocalState, pipeline: str) -> dict[str, float]:
     return {}
 
 
+def _say_how_jobs_see_opt_ml(settings: RunSettings) -> None:
+    if settings.namespace is None:
+        print(
+            f"note: jobs see /opt/ml through path rewriting ({namespace_prefix()[1]}): a path "
+            "written in a job's own code is not rewritten; take paths from arguments or "
+            "SM_ML_ROOT",
+            file=sys.stderr,
+        )
+
+
 def run(target: LocalTarget, params: dict[str, str], quiet: bool, source: str) -> Execution:
     parameters = target.definition.typed_parameters(params)
+    _say_how_jobs_see_opt_ml(target.settings)
     progress = Progress(
         Progress.mode_for(sys.stdout, quiet), _estimates(target.state, target.pipeline)
     )

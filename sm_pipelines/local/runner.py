@@ -52,6 +52,9 @@ class RunSettings:
     environment: dict[str, str] = field(default_factory=dict)
     # Local stores the environment declares for its pipelines (`local.services`).
     services: tuple[str, ...] = ()
+    # The `unshare` prefix that mounts each job's sandbox at /opt/ml (local/sandbox.py); None
+    # rewrites container paths instead.
+    namespace: tuple[str, ...] | None = None
     # Called with every EventBridge-shaped event (local alert routing); never fail the run.
     event_sinks: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
@@ -331,6 +334,7 @@ class Runner:
             interpreters=self.settings.interpreters,
             lambdas=self.settings.lambdas,
             environment={STATE_VARIABLE: str(self.state.root), **self.settings.environment},
+            namespace=self.settings.namespace,
         )
 
 

@@ -40,9 +40,9 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     env = {
         key: str(ctx.rewrite(value)) for key, value in (arguments.get("Environment") or {}).items()
     }
-    env["SM_ML_ROOT"] = str(ctx.container_path("/opt/ml"))
+    env["SM_ML_ROOT"] = ctx.job_path("/opt/ml")
     timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    run_job(ctx, command, env, ctx.cwd, timeout)
+    run_job(ctx, command, env, ctx.cwd, timeout, image)
     for item in outputs:
         s3_output = item["S3Output"]
         ctx.state.upload_dir(ctx.container_path(s3_output["LocalPath"]), s3_output["S3Uri"])

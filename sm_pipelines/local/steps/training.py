@@ -119,18 +119,19 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     )
     for sub in ("model", "output/data"):
         (ml / sub).mkdir(parents=True, exist_ok=True)
+    seen = ctx.job_path
     user = {k: _decoded(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
     env = {
         key: str(ctx.rewrite(value)) for key, value in (arguments.get("Environment") or {}).items()
     }
     env.update(
         {
-            "SM_ML_ROOT": str(ml),
-            "SM_MODEL_DIR": str(ml / "model"),
-            "SM_OUTPUT_DIR": str(ml / "output"),
-            "SM_OUTPUT_DATA_DIR": str(ml / "output/data"),
-            "SM_INPUT_DIR": str(ml / "input"),
-            "SM_INPUT_CONFIG_DIR": str(config),
+            "SM_ML_ROOT": seen(ML),
+            "SM_MODEL_DIR": seen(f"{ML}/model"),
+            "SM_OUTPUT_DIR": seen(f"{ML}/output"),
+            "SM_OUTPUT_DATA_DIR": seen(f"{ML}/output/data"),
+            "SM_INPUT_DIR": seen(f"{ML}/input"),
+            "SM_INPUT_CONFIG_DIR": seen(f"{ML}/input/config"),
             "SM_CHANNELS": json.dumps(channels),
             "SM_HPS": json.dumps(user),
             "SM_HOSTS": json.dumps(["algo-1"]),
@@ -139,15 +140,21 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
             "SM_NUM_CPUS": str(os.cpu_count() or 1),
             "SM_USER_ENTRY_POINT": program,
             "SM_MODULE_DIR": submit_directory,
-            **{f"SM_CHANNEL_{name.upper()}": str(ml / "input/data" / name) for name in channels},
+            **{f"SM_CHANNEL_{name.upper()}": seen(f"{ML}/input/data/{name}") for name in channels},
             **{f"SM_HP_{key.upper()}": str(value) for key, value in user.items()},
         }
     )
     args = [item for key, value in user.items() for item in (f"--{key}", str(value))]
-    command = command_for(ctx, image, ["python3", str(code_dir / program), *args])
+    # A shell launcher (the SDK's repack job has one) runs under its shell, as the container's
+    # entrypoint runs it; anything else with the image's python.
+    script = seen(f"{ML}/code/{program}")
+    if program.endswith(".sh"):
+        command = ["/bin/sh", script, *args]
+    else:
+        command = command_for(ctx, image, ["python3", script, *args])
     timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     try:
-        log = run_job(ctx, command, env, code_dir, timeout)
+        log = run_job(ctx, command, env, code_dir, timeout, image)
     except StepFailure as failure:
         reason_file = ml / "output/failure"
         if reason_file.is_file() and reason_file.read_text().strip():
