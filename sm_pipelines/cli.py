@@ -156,13 +156,35 @@ def cmd_run(args: argparse.Namespace) -> int:
             "the EventBridge schedules or `aws sagemaker start-pipeline-execution`"
         )
     name = args.name or args.pipeline
-    target = resolve_target(
-        Path(args.definitions), name, args.definition, args.env, args.state, args.parallel
-    )
-    if not args.definition:
+    selected = tuple(s.strip() for s in (args.steps or "").split(",") if s.strip())
+    if bool(args.from_execution) != bool(selected):
+        raise UserError("a selective run needs both --from EXECUTION and --steps a,b")
+    reference = None
+    if args.from_execution and not (name or args.definition):
+        from sm_pipelines.local.launch import reference_target
+
+        target, reference = reference_target(
+            Path(args.definitions), args.state, args.parallel, args.from_execution
+        )
+        source = f"selective run of {reference.id}"
+    else:
+        target = resolve_target(
+            Path(args.definitions), name, args.definition, args.env, args.state, args.parallel
+        )
+        if args.from_execution:
+            from sm_pipelines.local.execution import load_execution
+
+            reference = load_execution(target.state, args.from_execution)
+            if reference.pipeline != target.pipeline:
+                raise UserError(
+                    f"--from {reference.id} is an execution of {reference.pipeline}, not of "
+                    f"{target.pipeline}"
+                )
+        source = args.definition or f"definitions/compiled/{args.env}/{target.pipeline}.json"
+    if not args.definition and not source.startswith("selective run of"):
+        # A selective run of a reference keeps the code that reference ran with.
         stage_code(target, Path(args.definitions).resolve().parent)
-    source = args.definition or f"definitions/compiled/{args.env}/{target.pipeline}.json"
-    execution = run(target, parse_params(args.param or []), args.quiet, source)
+    execution = run(target, parse_params(args.param or []), args.quiet, source, reference, selected)
     if not args.quiet:
         print(f"state: {target.state.root}")
     return 0 if execution.status == "Succeeded" else 1
@@ -214,6 +236,17 @@ def cmd_retry(args: argparse.Namespace) -> int:
     state, settings = local_settings(Path(args.definitions), args.state, args.parallel)
     execution = retry(state, args.execution, settings, args.quiet)
     return 0 if execution.status == "Succeeded" else 1
+
+
+def cmd_callback(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.launch import parse_params
+    from sm_pipelines.local.steps.callback import send
+
+    status = "Success" if args.outcome == "success" else "Failure"
+    outputs = parse_params(args.output or [], flag="--output")
+    send(_state(args), args.token, status, outputs, args.reason or "")
+    print(f"answered {args.token}: {status}")
+    return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -275,6 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", help="the pipeline's name with --definition (PipelineName; default: file name)"
     )
     run.add_argument("--param", action="append", metavar="NAME=VALUE", help="override a parameter")
+    run.add_argument(
+        "--from",
+        dest="from_execution",
+        metavar="EXECUTION",
+        help="selective run: the reference execution whose outputs the unselected steps keep",
+    )
+    run.add_argument("--steps", help="selective run: the steps to run again, comma-separated")
     run.add_argument("--parallel", type=int, default=2, help="steps run at once (default: 2)")
     run.add_argument("--quiet", action="store_true", help="no live progress; one final line")
     local_options(run)
@@ -294,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--parallel", type=int, default=2)
     retry.add_argument("--quiet", action="store_true")
     local_options(retry)
+    callback = add(
+        "callback", cmd_callback, "answer a waiting local callback step (success or failure)"
+    )
+    callback.add_argument("outcome", choices=["success", "failure"])
+    callback.add_argument("token", help="the token the step posted to <state>/queues/")
+    callback.add_argument("--output", action="append", metavar="NAME=VALUE", help="an output")
+    callback.add_argument("--reason", help="why it failed")
+    local_options(callback)
     models = add("models", cmd_models, "list the local model registry with metrics")
     local_options(models)
 

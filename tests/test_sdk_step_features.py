@@ -405,3 +405,134 @@ def test_a_lambda_with_no_handler_anywhere_says_where_to_put_one(tmp_path: Path)
         "lambda_function.py"
     )
     assert json.dumps(execution.parameters) == "{}"
+
+
+COUNT = """\
+import os, sys
+marker = os.path.join(os.environ["MARKER_DIR"], sys.argv[1])
+count = int(open(marker).read()) + 1 if os.path.exists(marker) else 1
+open(marker, "w").write(str(count))
+out = os.path.join(os.environ["SM_ML_ROOT"], "processing", "out")
+open(os.path.join(out, "count.txt"), "w").write(f"{sys.argv[1]}={count}")
+"""
+
+
+def _counting_pipeline(session: Any, marker_dir: Path) -> Pipeline:
+    steps: list[Any] = []
+    for name in ("A", "B", "C"):
+        step = ProcessingStep(
+            name=name,
+            step_args=_processor(session, "count.py", env={"MARKER_DIR": str(marker_dir)}).run(
+                inputs=[_code("count.py")],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="out",
+                        source="/opt/ml/processing/out",
+                        destination=f"{PREFIX}/{name}",
+                    )
+                ],
+                arguments=[name],
+            ),
+            depends_on=steps[-1:] or None,
+        )
+        steps.append(step)
+    return _pipeline("selective", session, steps)
+
+
+def _latest(state: Path) -> str:
+    records = sorted(
+        (state / "executions").glob("*/execution.json"), key=lambda p: p.stat().st_mtime
+    )
+    return records[-1].parent.name
+
+
+def test_selective_execution_runs_only_the_chosen_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with offline_session("us-east-1", BUCKET) as session:
+        text = _counting_pipeline(session, tmp_path).definition()
+    path = tmp_path / "selective.json"
+    path.write_text(text, encoding="utf-8")
+    state = tmp_path / "state"
+    LocalState(state).put_bytes(f"{PREFIX}/code/count.py/count.py", COUNT.encode())
+    monkeypatch.chdir(tmp_path)
+    base = ["run", "--local", "--quiet", "--definition", str(path), "--state", str(state)]
+    assert main(base) == 0
+    first = _latest(state)
+    assert main([*base, "--from", first, "--steps", "B"]) == 0
+    second = _latest(state)
+    counts = {name: (tmp_path / name).read_text() for name in ("A", "B", "C")}
+    assert counts == {"A": "1", "B": "2", "C": "1"}
+    record = json.loads((state / "executions" / second / "execution.json").read_text())
+    assert record["steps"]["A"]["cache_source"] == first
+    assert record["steps"]["B"]["cache_source"] is None
+    # Without a named pipeline, the reference's own definition runs.
+    assert (
+        main(["run", "--local", "--quiet", "--state", str(state), "--from", first, "--steps", "C"])
+        == 0
+    )
+    assert (tmp_path / "C").read_text() == "2"
+    capsys.readouterr()
+    assert main([*base, "--from", first, "--steps", "Z"]) == 2
+    assert "error: --steps: no step Z in the pipeline (steps: A, B, C)" in capsys.readouterr().err
+    assert main([*base, "--steps", "B"]) == 2
+    assert "needs both --from EXECUTION and --steps" in capsys.readouterr().err
+
+
+def _callback_pipeline(session: Any) -> Pipeline:
+    from sagemaker.workflow.callback_step import (
+        CallbackOutput,
+        CallbackOutputTypeEnum,
+        CallbackStep,
+    )
+
+    wait = CallbackStep(
+        name="Approve",
+        sqs_queue_url="https://sqs.us-east-1.amazonaws.com/000000000000/approvals",
+        inputs={"model": "m-1"},
+        outputs=[CallbackOutput(output_name="verdict", output_type=CallbackOutputTypeEnum.String)],
+    )
+    ok = FailStep(
+        name="Said",
+        error_message=Join(on=" ", values=["verdict", wait.properties.Outputs["verdict"]]),
+    )
+    return _pipeline("callback", session, [wait, ok])
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure"])
+def test_a_callback_step_waits_for_its_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], outcome: str
+) -> None:
+    import threading
+    import time
+
+    from sm_pipelines.local.steps.callback import waiting_tokens
+
+    with offline_session("us-east-1", BUCKET) as session:
+        pipeline = _callback_pipeline(session)
+        state = LocalState(tmp_path / "state")
+        definition = load_definition(pipeline.definition(), "corpus")
+        runner = Runner(state, definition, "callback", RunSettings(cwd=tmp_path))
+        done: list[Execution] = []
+        thread = threading.Thread(target=lambda: done.append(runner.start({})))
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not waiting_tokens(state) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (token,) = waiting_tokens(state)
+        message = json.loads((state.root / "queues/approvals.jsonl").read_text())
+        assert (message["token"], message["arguments"]) == (token, {"model": "m-1"})
+        args = ["callback", outcome, token, "--state", str(state.root)]
+        extra = ["--output", "verdict=ship"] if outcome == "success" else ["--reason", "no"]
+        assert main([*args, *extra]) == 0
+        thread.join(timeout=30)
+    (execution,) = done
+    if outcome == "success":
+        assert execution.failure_reason == "verdict ship"
+        assert execution.steps["Approve"].status == SUCCEEDED
+    else:
+        assert execution.steps["Approve"].failure_reason == "Callback failure: no"
+        assert execution.steps["Said"].status == NOT_EXECUTED
+    capsys.readouterr()
+    assert main([*args, *extra]) == 2  # answered once only
+    assert "no callback step waits for token" in capsys.readouterr().err

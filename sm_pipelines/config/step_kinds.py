@@ -101,6 +101,14 @@ STEP_KINDS: tuple[StepKind, ...] = (
         local_module=_LOCAL + "lambda_",
     ),
     StepKind(
+        "Callback",
+        None,
+        (),
+        cacheable=False,
+        starts_job=False,
+        local_module=_LOCAL + "callback",
+    ),
+    StepKind(
         "Fail",
         "fail",
         (),

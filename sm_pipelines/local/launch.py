@@ -157,12 +157,12 @@ def stage_code(target: LocalTarget, project_root: Path) -> None:
         target.state.put_bytes(location.tarball_uri, bundle.tarball())
 
 
-def parse_params(pairs: list[str]) -> dict[str, str]:
+def parse_params(pairs: list[str], flag: str = "--param") -> dict[str, str]:
     values = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise UserError(f"--param {pair!r}: expected Name=Value")
+            raise UserError(f"{flag} {pair!r}: expected Name=Value")
         values[name] = value
     return values
 
@@ -189,7 +189,39 @@ def _say_how_jobs_see_opt_ml(settings: RunSettings) -> None:
         )
 
 
-def run(target: LocalTarget, params: dict[str, str], quiet: bool, source: str) -> Execution:
+def reference_target(
+    definitions_dir: Path, state_dir: str | None, max_parallel: int, reference_id: str
+) -> tuple[LocalTarget, Execution]:
+    """What a selective run without a named pipeline runs: the reference execution's own
+    definition, pipeline and stores."""
+    definitions, env, handlers = _environment(definitions_dir, "local")
+    state = resolve_state(definitions_dir, env, state_dir)
+    reference = load_execution(state, reference_id)
+    definition = load_definition(reference.definition, f"execution {reference_id}")
+    settings = _with_alerts(_settings(env, handlers, max_parallel), definitions, env, state)
+    settings.services = tuple(reference.services)
+    return LocalTarget(reference.pipeline, definition, state, settings, env), reference
+
+
+def _as_text(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def run(
+    target: LocalTarget,
+    params: dict[str, str],
+    quiet: bool,
+    source: str,
+    reference: Execution | None = None,
+    selected: tuple[str, ...] = (),
+) -> Execution:
+    if reference is not None:
+        # A selective run starts from the reference's parameters, as SageMaker's does.
+        known = target.definition.parameters
+        params = {
+            **{k: _as_text(v) for k, v in reference.parameters.items() if k in known},
+            **params,
+        }
     parameters = target.definition.typed_parameters(params)
     _say_how_jobs_see_opt_ml(target.settings)
     progress = Progress(
@@ -199,7 +231,7 @@ def run(target: LocalTarget, params: dict[str, str], quiet: bool, source: str) -
     try:
         with local_services(target.state.root, target.settings.services) as services:
             target.settings.environment.update(services)
-            execution = runner.start(parameters, source=source)
+            execution = runner.start(parameters, source, reference, selected)
     finally:
         _close_sinks(target.settings)
     progress.finish(execution)

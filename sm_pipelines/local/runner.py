@@ -6,7 +6,7 @@ import importlib
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 
 from components.common.contract import STATE_VARIABLE
 from sm_pipelines.config.step_kinds import BY_TYPE
+from sm_pipelines.errors import UserError
 from sm_pipelines.events.shapes import execution_event, model_package_event, step_event
 from sm_pipelines.local import cache
 from sm_pipelines.local.execution import (
@@ -75,13 +76,23 @@ class Runner:
         self.listener = listener
 
     # -- public ---------------------------------------------------------------------------
-    def start(self, parameters: dict[str, Any], source: str = "") -> Execution:
+    def start(
+        self,
+        parameters: dict[str, Any],
+        source: str = "",
+        reference: Execution | None = None,
+        selected: Collection[str] = (),
+    ) -> Execution:
+        """Run the pipeline. With a `reference` execution, only the `selected` steps run and
+        every other step's outputs are the reference's (SageMaker's selective execution)."""
         steps = {
             name: StepRecord(
                 name=name, type=node.type, display_name=node.raw.get("DisplayName", "")
             )
             for name, node in self.definition.steps.items()
         }
+        if reference is not None:
+            steps.update(self._from_reference(reference, set(selected)))
         execution = Execution(
             id=new_execution_id(),
             pipeline=self.pipeline,
@@ -94,6 +105,32 @@ class Runner:
             services=list(self.settings.services),
         )
         return self._run(execution, previous=None)
+
+    def _from_reference(self, reference: Execution, selected: set[str]) -> dict[str, StepRecord]:
+        unknown = sorted(selected - set(self.definition.steps))
+        if unknown:
+            raise UserError(
+                f"--steps: no step {', '.join(unknown)} in the pipeline "
+                f"(steps: {', '.join(self.definition.steps)})"
+            )
+        kept: dict[str, StepRecord] = {}
+        for name in self.definition.steps:
+            if name in selected:
+                continue
+            earlier = reference.steps.get(name)
+            needed = any(name in self.definition.steps[s].depends_on for s in selected)
+            if earlier is None or earlier.status not in (SUCCEEDED, NOT_EXECUTED):
+                if needed:
+                    status = earlier.status if earlier else "absent"
+                    raise UserError(
+                        f"--steps: {name} is needed by the selected steps but was {status} in "
+                        f"execution {reference.id}; select it too"
+                    )
+                kept[name] = StepRecord(name=name, type=self.definition.steps[name].type)
+                kept[name].status = NOT_EXECUTED
+                continue
+            kept[name] = replace(earlier, cache_source=earlier.cache_source or reference.id)
+        return kept
 
     def retry(self, execution: Execution) -> Execution:
         """Re-run what failed or did not run; succeeded steps keep their results (as AWS does)."""
