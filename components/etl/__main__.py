@@ -3,7 +3,11 @@
     python -m components.etl --sources "data/sample,git:.,https://example.com/post" --author "Ada"
 
 Writes snapshot.json to the `snapshot` output: the digest of every raw document the store holds
-(unchanged sources give the same digest, so later steps hit the cache) and this run's counts.
+(unchanged sources give the same digest, so later steps hit the cache) and this run's counts:
+every input is stored (inserted, updated or unchanged), quarantined or skipped, with the reasons
+counted (`skipped_reasons`, `quarantined_reasons`) and `inputs == stored + quarantined + skipped`.
+No single input can end the job: one that fails in an unexpected way is quarantined with the
+error, and the other sources and files are read as usual.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from components.common.contract import processing_output, write_json
 from components.common.domain import Author, RawDocument, Rejected
 from components.common.job import JobError, run_job
-from components.etl.exports import FolderReader, Skipped
+from components.etl.exports import FolderReader, Item, Skipped
+from components.etl.files import display, error_line, is_unicode
 from components.etl.repository import read_repository
 from components.etl.sources import FOLDER, GIT, Source, parse_sources
 from components.etl.web import DEFAULT_TIMEOUT_SECONDS, fetch_page
@@ -34,24 +40,36 @@ def positive_seconds(raw: str) -> float:
     return value
 
 
+def _items(source: Source, cwd: Path, author: Author, timeout: float) -> Iterator[Item | Skipped]:
+    if source.kind == FOLDER:
+        yield from FolderReader(cwd / source.location, source.location, author).read()
+    elif source.kind == GIT:
+        yield read_repository(source.location, cwd, author)
+    else:
+        yield fetch_page(source.location, author, timeout)
+
+
 def read_sources(
     sources: list[Source], cwd: Path, author: Author, timeout: float
-) -> tuple[list[RawDocument], list[Rejected], int]:
-    documents, rejected, skipped = [], [], 0
+) -> tuple[list[RawDocument], list[Rejected], list[Skipped]]:
+    documents: list[RawDocument] = []
+    rejected: list[Rejected] = []
+    skipped: list[Skipped] = []
     for source in sources:
-        if source.kind == FOLDER:
-            items = list(FolderReader(cwd / source.location, source.location, author).read())
-        elif source.kind == GIT:
-            items = [read_repository(source.location, cwd, author)]
-        else:
-            items = [fetch_page(source.location, author, timeout)]
-        for item in items:
-            if isinstance(item, Skipped):
-                skipped += 1
-            elif isinstance(item, Rejected):
-                rejected.append(item)
-            else:
-                documents.append(item)
+        try:
+            for item in _items(source, cwd, author, timeout):
+                if isinstance(item, Skipped):
+                    skipped.append(item)
+                elif isinstance(item, Rejected):
+                    rejected.append(item)
+                else:
+                    documents.append(item)
+        except JobError:
+            raise
+        except Exception as exc:  # one source must never end the job
+            # What the source gave before failing is kept; the failure itself is quarantined.
+            where = display(source.location)
+            rejected.append(Rejected(where, f"could not be read: {error_line(exc)}", where))
     return documents, rejected, skipped
 
 
@@ -62,18 +80,25 @@ def run(sources_spec: str, author_name: str, timeout: float, cwd: Path) -> dict:
 
     if not author_name.strip():
         raise JobError("--author is empty")
+    if not is_unicode(author_name):
+        raise JobError(f"--author '{display(author_name)}' is not valid UTF-8 text")
     sources = parse_sources(sources_spec, cwd)
     db = mongo.connect(mongo_settings())
     author = Author(" ".join(author_name.split()))
     documents, rejected, skipped = read_sources(sources, cwd, author, timeout)
-    counts = store.IngestCounts(skipped=skipped)
+    counts = store.IngestCounts(inputs=len(documents) + len(rejected) + len(skipped))
+    for item in skipped:
+        counts.skip(item.reason)
+    documents, unstorable = store.storable(documents)
     documents, conflicts = store.dedupe(documents, counts)
-    rejected += conflicts
+    rejected += unstorable + conflicts
     store.ensure_user(db, author)
     store.ingest(db, documents, counts)
     store.quarantine(db, rejected, counts)
+    for item in skipped:
+        print(f"{PROG}: skipped {item.location}: {item.reason}", flush=True)
     for item in rejected:
-        print(f"{PROG}: quarantined {item.location}: {item.reason}", flush=True)
+        print(f"{PROG}: quarantined {display(item.location)}: {display(item.reason)}", flush=True)
     digest, totals = mongo.raw_digest(db)
     if not sum(totals.values()):
         raise JobError(
@@ -84,7 +109,7 @@ def run(sources_spec: str, author_name: str, timeout: float, cwd: Path) -> dict:
         "documents": sum(totals.values()),
         "by_type": totals,
         "author": author.full_name,
-        "sources": [f"{s.kind}:{s.location}" for s in sources],
+        "sources": [display(f"{s.kind}:{s.location}") for s in sources],
         **counts.as_dict(),
     }
 

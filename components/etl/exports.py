@@ -11,6 +11,13 @@ Every document is attributed to the run's author. Links come from the export (`l
 file's relative path (so ids are stable across machines), and for a JSON item without a link the
 hash of its text. Hidden files and folders and README/LICENSE/COPYING files are source metadata and
 are counted as skipped; anything else that cannot become a document is rejected with the reason.
+
+Hostile trees are read safely (see files.py): only regular files inside the source folder are
+opened, each with a bounded read; named pipes, devices, sockets, linked folders and links that
+lead out of the source are skipped with the reason. Each entry is read on its own: whatever goes
+wrong with one file (a JSON export nested too deeply, a lone surrogate, an unexpected error) turns
+that file into a rejection, never into the end of the job. So every entry the reader meets is
+exactly one of: documents, rejections, skipped paths.
 """
 
 from __future__ import annotations
@@ -18,14 +25,29 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from components.common.domain import Author, DocumentType, RawDocument, Rejected, sha256_hex
+from components.etl.files import (
+    NotRegular,
+    TooLarge,
+    display,
+    error_line,
+    first_surrogate,
+    is_unicode,
+    json_depth,
+    read_bounded,
+    real_root,
+    skip_reason,
+)
 from components.etl.html_text import extract
 
 ARTICLE_MIN_WORDS = 200
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# Deeper than any real export; the JSON parser itself gives up (RecursionError) near 1000.
+MAX_JSON_DEPTH = 100
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json"}
@@ -42,8 +64,17 @@ _TYPES = {
 Item = RawDocument | Rejected
 
 
-class Skipped(str):
-    """A path deliberately not read (source metadata), reported in the counts."""
+HIDDEN_FILE = "hidden file"
+HIDDEN_FOLDER = "hidden folder"
+SOURCE_METADATA = "source metadata"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path deliberately not read, with the reason, reported in the counts."""
+
+    location: str
+    reason: str
 
 
 def decode_text(data: bytes) -> str:
@@ -96,6 +127,15 @@ def choose_type(explicit: str, relative: PurePosixPath, text: str) -> DocumentTy
     return DocumentType.ARTICLES if len(text.split()) >= ARTICLE_MIN_WORDS else DocumentType.POSTS
 
 
+def unicode_problem(fields: dict[str, str]) -> str:
+    """The reason a document's text cannot be stored (a lone surrogate, as a JSON export may
+    hold as "\\ud800"), or "" when every field is valid Unicode."""
+    for name, value in fields.items():
+        if not is_unicode(value):
+            return f"not valid Unicode: a lone surrogate {first_surrogate(value)} in the {name}"
+    return ""
+
+
 def first_field(record: dict[str, Any], names: tuple[str, ...]) -> str:
     for name in names:
         value = record.get(name)
@@ -109,48 +149,94 @@ class FolderReader:
 
     def __init__(self, root: Path, label: str, author: Author) -> None:
         self.root = root
-        self.label = label.rstrip("/") or "."
+        self.label = display(label.rstrip("/") or ".")
         self.author = author
 
-    def location(self, relative: PurePosixPath) -> str:
-        return f"{self.label}/{relative}" if self.label != "." else str(relative)
+    def location(self, relative: PurePosixPath | str) -> str:
+        where = display(str(relative))
+        return f"{self.label}/{where}" if self.label != "." else where
 
     def read(self) -> Iterator[Item | Skipped]:
         failures: list[OSError] = []
+        root_real = real_root(self.root)
         # os.walk skips a folder it cannot list unless told; that would drop its files silently.
+        # It never descends into a linked folder (followlinks=False); those are reported here.
         for directory, folders, files in os.walk(self.root, onerror=failures.append):
             yield from self._unlistable(failures)
-            folders[:] = sorted(f for f in folders if not f.startswith("."))
+            entered = []
+            for name in sorted(folders):
+                relative = self._relative(Path(directory) / name)
+                if name.startswith("."):
+                    yield Skipped(self.location(relative), HIDDEN_FOLDER)
+                    continue
+                reason = skip_reason(Path(directory) / name, root_real, folder=True)
+                if reason:
+                    yield Skipped(self.location(relative), reason)
+                    continue
+                entered.append(name)
+            folders[:] = entered
             for name in sorted(files):
                 path = Path(directory) / name
-                relative = PurePosixPath(path.relative_to(self.root).as_posix())
-                if name.startswith(".") or Path(name).stem.lower() in METADATA_NAMES:
-                    yield Skipped(self.location(relative))
-                    continue
-                yield from self.read_file(path, relative)
+                relative = self._relative(path)
+                # All or nothing per entry: a file that fails half way leaves no half behind.
+                try:
+                    items = list(self.read_entry(path, relative, root_real))
+                except Exception as exc:  # one file must never end the job
+                    reason = f"could not be read: {error_line(exc)}"
+                    items = [Rejected(self.location(relative), reason, self.label)]
+                yield from items
         yield from self._unlistable(failures)
+
+    def _relative(self, path: Path) -> PurePosixPath:
+        return PurePosixPath(path.relative_to(self.root).as_posix())
 
     def _unlistable(self, failures: list[OSError]) -> Iterator[Rejected]:
         while failures:
             failure = failures.pop(0)
-            where = Path(failure.filename or self.root).relative_to(self.root).as_posix()
-            reason = f"unreadable folder: {failure.strerror or failure}"
-            yield Rejected(self.location(PurePosixPath(where)), reason, self.label)
+            path = Path(os.fsdecode(failure.filename or self.root))
+            try:
+                where = self.location(path.relative_to(self.root).as_posix())
+            except ValueError:
+                where = display(str(path))
+            reason = display(f"unreadable folder: {failure.strerror or failure}")
+            yield Rejected(where, reason, self.label)
 
-    def read_file(self, path: Path, relative: PurePosixPath) -> Iterator[Item]:
+    def read_entry(
+        self, path: Path, relative: PurePosixPath, root_real: str
+    ) -> Iterator[Item | Skipped]:
+        """One entry of a listed folder that is not a folder os.walk enters."""
+        name = path.name
+        location = self.location(relative)
+        if name.startswith("."):
+            yield Skipped(location, HIDDEN_FILE)
+            return
+        if Path(name).stem.lower() in METADATA_NAMES:
+            yield Skipped(location, SOURCE_METADATA)
+            return
+        reason = skip_reason(path, root_real)
+        if reason:
+            yield Skipped(location, reason)
+            return
+        yield from self.read_file(path, relative)
+
+    def read_file(self, path: Path, relative: PurePosixPath) -> Iterator[Item | Skipped]:
         location = self.location(relative)
         suffix = path.suffix.lower()
         if suffix not in MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES:
-            yield Rejected(location, f"unsupported file type {suffix or '(none)'!r}", self.label)
+            reason = f"unsupported file type {display(suffix) or '(none)'!r}"
+            yield Rejected(location, reason, self.label)
             return
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                yield Rejected(location, f"too large ({size} bytes)", self.label)
-                return
-            data = path.read_bytes()
+            data = read_bounded(path, MAX_FILE_BYTES)
+        except NotRegular as exc:
+            yield Skipped(location, exc.reason)
+            return
+        except TooLarge as exc:
+            reason = f"too large ({exc.size} bytes; the limit is {exc.limit})"
+            yield Rejected(location, reason, self.label)
+            return
         except OSError as exc:
-            yield Rejected(location, f"unreadable: {exc.strerror or exc}", self.label)
+            yield Rejected(location, f"unreadable: {display(exc.strerror or str(exc))}", self.label)
             return
         try:
             text = decode_text(data)
@@ -174,6 +260,9 @@ class FolderReader:
         data: bytes,
         published: str = "",
     ) -> Item:
+        problem = unicode_problem({"text": text, "link": link, "title": title, "date": published})
+        if problem:
+            return Rejected(where, problem, self.label, data)
         if not text.strip():
             return Rejected(where, "empty text", self.label, data)
         if not isinstance(kind, DocumentType):
@@ -193,7 +282,7 @@ class FolderReader:
         fields, body = parse_front_matter(text)
         location = self.location(relative)
         link = first_field(fields, LINK_FIELDS) or location
-        title = fields.get("title") or markdown_title(body) or relative.stem
+        title = fields.get("title") or markdown_title(body) or display(relative.stem)
         kind = choose_type(fields.get("type", ""), relative, body)
         return self.document(kind, link, title, body, location, data, fields.get("date", ""))
 
@@ -201,16 +290,28 @@ class FolderReader:
         page = extract(text)
         location = self.location(relative)
         kind = choose_type(page.meta.get("type", ""), relative, page.text)
-        title = page.title or relative.stem
+        title = page.title or display(relative.stem)
         return self.document(kind, page.canonical or location, title, page.text, location, data)
 
     def from_json(self, text: str, relative: PurePosixPath, data: bytes) -> Iterator[Item]:
         location = self.location(relative)
+        too_deep = f"malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels"
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
             reason = f"malformed JSON: {exc.msg} at line {exc.lineno}"
             yield Rejected(location, reason, self.label, data)
+            return
+        except RecursionError:
+            yield Rejected(location, too_deep, self.label, data)
+            return
+        except ValueError as exc:
+            # Such as an integer of more digits than Python converts (4300 by default).
+            reason = f"malformed JSON: {display(str(exc).split(';')[0])}"
+            yield Rejected(location, reason, self.label, data)
+            return
+        if json_depth(parsed, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+            yield Rejected(location, too_deep, self.label, data)
             return
         records = parsed if isinstance(parsed, list) else [parsed]
         if not records:
@@ -221,7 +322,12 @@ class FolderReader:
                 yield Rejected(where, "a JSON item that is not an object", self.label)
                 continue
             body = first_field(record, TEXT_FIELDS)
-            raw = json.dumps(record, ensure_ascii=False).encode("utf-8")
+            # backslashreplace: a lone surrogate ("\ud800" in the export) has no UTF-8 form.
+            raw = json.dumps(record, ensure_ascii=False).encode("utf-8", "backslashreplace")
+            problem = unicode_problem({"text": body, "link": first_field(record, LINK_FIELDS)})
+            if problem:
+                yield Rejected(where, problem, self.label, raw)
+                continue
             link = first_field(record, LINK_FIELDS) or f"{location}#sha256:{sha256_hex(body)[:16]}"
             title = first_field(record, ("title",)) or " ".join(body.split()[:8])
             kind = choose_type(first_field(record, ("type",)), relative, body)

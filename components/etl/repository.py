@@ -5,22 +5,33 @@ ignored files (virtualenvs, local state) never leak in; a folder that is not a g
 read as it is on disk, hidden folders excepted. `git:<url>` clones the repository shallowly into a
 temporary folder first. Files that are binary, not UTF-8, larger than MAX_FILE_BYTES or data rather
 than code (SKIPPED_SUFFIXES) are listed in the document's metadata with the reason, not silently
-dropped.
+dropped; so are links, named pipes, devices and sockets, which are never read (see files.py).
+Every read is bounded: a file past MAX_FILE_BYTES is not read at all (on disk) or streamed past
+without being kept (in the committed tree), and names that are not UTF-8 are written with their
+odd bytes escaped.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import subprocess
 import tarfile
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.common.domain import Author, DocumentType, RawDocument, Rejected
 from components.common.job import JobError
+from components.etl.files import (
+    NotRegular,
+    TooLarge,
+    display,
+    read_bounded,
+    real_root,
+    skip_reason,
+)
 
 MAX_FILE_BYTES = 100 * 1024
 MAX_REPOSITORY_BYTES = 8 * 1024 * 1024
@@ -107,39 +118,113 @@ def _select(entries: list[tuple[str, bytes]]) -> RepositoryFiles:
     return RepositoryFiles(kept, skipped)
 
 
-def _committed_files(work_tree: Path) -> tuple[list[tuple[str, bytes]], str]:
+def _committed_files(
+    work_tree: Path,
+) -> tuple[list[tuple[str, bytes]], list[dict[str, str]], str]:
+    """The committed files under `work_tree` (from `git archive`, streamed: a file past the limit
+    is read past, never kept), those left out with the reason, and the commit."""
     prefix = _git(["rev-parse", "--show-prefix"], work_tree).decode().strip()
     commit = _git(["rev-parse", "HEAD"], work_tree).decode().strip()
-    archive = _git(["archive", "--format=tar", f"HEAD:{prefix}" if prefix else "HEAD"], work_tree)
-    entries = []
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        for member in tar.getmembers():
-            if member.isfile():
-                handle = tar.extractfile(member)
-                if handle is not None:
-                    entries.append((member.name, handle.read()))
-    return entries, commit
+    tree = f"HEAD:{prefix}" if prefix else "HEAD"
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+    process = subprocess.Popen(
+        ["git", "archive", "--format=tar", tree],
+        cwd=work_tree,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    timed_out = threading.Event()
+
+    def kill() -> None:
+        timed_out.set()
+        process.kill()
+
+    timer = threading.Timer(GIT_TIMEOUT_SECONDS, kill)
+    timer.start()
+    entries: list[tuple[str, bytes]] = []
+    skipped: list[dict[str, str]] = []
+    problem = ""
+    try:
+        assert process.stdout is not None
+        with tarfile.open(fileobj=process.stdout, mode="r|") as tar:
+            for member in tar:
+                path = display(member.name)
+                if member.issym() or member.islnk():
+                    skipped.append({"path": path, "reason": "a link (not followed)"})
+                elif not member.isfile():
+                    continue
+                elif Path(path).suffix.lower() in SKIPPED_SUFFIXES:
+                    entries.append((path, b""))  # _select names the reason; no need to read it
+                elif member.size > MAX_FILE_BYTES:
+                    skipped.append({"path": path, "reason": f"larger than {MAX_FILE_BYTES} bytes"})
+                else:
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        entries.append((path, handle.read(MAX_FILE_BYTES + 1)))
+        # The end-of-archive padding, so git is not cut off mid-write (read, never kept).
+        while process.stdout.read(64 * 1024):
+            pass
+    except tarfile.TarError as exc:
+        problem = f"git archive gave an unreadable tar stream: {exc}"
+        process.kill()
+    finally:
+        timer.cancel()
+        if process.stdout is not None:
+            process.stdout.close()
+        process.wait()
+    if timed_out.is_set():
+        raise subprocess.TimeoutExpired(["git", "archive"], GIT_TIMEOUT_SECONDS)
+    if problem or process.returncode != 0:
+        raise RuntimeError(problem or f"git archive exited {process.returncode}")
+    return entries, skipped, commit
 
 
 def _folder_files(root: Path) -> tuple[list[tuple[str, bytes]], list[dict[str, str]]]:
-    """Files under `root` (hidden ones and build folders excepted), and those it could not read."""
+    """Files under `root` (hidden ones and build folders excepted), and those left out or
+    unreadable with the reason. Only regular files inside `root` are read, each bounded."""
     entries, unreadable = [], []
     failures: list[OSError] = []
+    root_real = real_root(root)
     for directory, folders, files in os.walk(root, onerror=failures.append):
-        folders[:] = [f for f in folders if not f.startswith(".") and f not in SKIPPED_DIRS]
-        for name in files:
+        entered = []
+        for name in sorted(folders):
+            if name.startswith(".") or name in SKIPPED_DIRS:
+                continue
+            reason = skip_reason(Path(directory) / name, root_real, folder=True)
+            if reason:
+                where = display((Path(directory) / name).relative_to(root).as_posix())
+                unreadable.append({"path": where, "reason": reason})
+            else:
+                entered.append(name)
+        folders[:] = entered
+        for name in sorted(files):
             path = Path(directory) / name
             if name.startswith("."):
                 continue
-            relative = path.relative_to(root).as_posix()
+            relative = display(path.relative_to(root).as_posix())
+            reason = skip_reason(path, root_real)
+            if reason:
+                unreadable.append({"path": relative, "reason": reason})
+                continue
+            if path.suffix.lower() in SKIPPED_SUFFIXES:
+                entries.append((relative, b""))  # _select names the reason; no need to read it
+                continue
             try:
-                entries.append((relative, path.read_bytes()))
+                entries.append((relative, read_bounded(path, MAX_FILE_BYTES)))
+            except NotRegular as exc:
+                unreadable.append({"path": relative, "reason": exc.reason})
+            except TooLarge:
+                unreadable.append(
+                    {"path": relative, "reason": f"larger than {MAX_FILE_BYTES} bytes"}
+                )
             except OSError as exc:
                 unreadable.append(
-                    {"path": relative, "reason": f"unreadable: {exc.strerror or exc}"}
+                    {"path": relative, "reason": f"unreadable: {display(exc.strerror or str(exc))}"}
                 )
     for failure in failures:
-        where = Path(failure.filename or root).relative_to(root).as_posix()
+        where = display(Path(failure.filename or root).relative_to(root).as_posix())
         unreadable.append({"path": where, "reason": f"unreadable folder: {failure.strerror}"})
     return entries, unreadable
 
@@ -201,7 +286,7 @@ def _document(
     unreadable: list[dict[str, str]] = []
     if committed:
         try:
-            entries, commit = _committed_files(root)
+            entries, unreadable, commit = _committed_files(root)
         except subprocess.TimeoutExpired:
             return Rejected(source, "git archive timed out", source)
         except (RuntimeError, OSError) as exc:

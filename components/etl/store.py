@@ -3,14 +3,20 @@
 A document's `_id` derives from its type and link, and `content_hash` from what it says, so a
 re-run classifies each document as inserted, updated (same link, new content) or unchanged, and
 writes only the first two.
+
+Every input the readers produced is counted exactly once: stored (inserted, updated or
+unchanged), quarantined or skipped, so `inputs == stored + quarantined + skipped` always holds. A
+document MongoDB cannot hold (not encodable as BSON, over its 16 MiB limit) is quarantined on its
+own before the batch is written, so it cannot fail the write of the others.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import bson
 from bson import Binary
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -24,9 +30,12 @@ from components.common.domain import (
     Rejected,
     sha256_hex,
 )
+from components.etl.files import display, error_line
 
 # Keep the bytes of a rejected input up to this size, so fixing it needs no second fetch.
 MAX_QUARANTINED_BYTES = 1024 * 1024
+# MongoDB refuses a document over 16 MiB; leave room for the update that carries it.
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024 - 64 * 1024
 
 
 @dataclass
@@ -36,15 +45,30 @@ class IngestCounts:
     unchanged: int = 0
     quarantined: int = 0
     skipped: int = 0
+    inputs: int = 0
     by_type: Counter = field(default_factory=Counter)
+    skipped_reasons: Counter = field(default_factory=Counter)
+    quarantined_reasons: Counter = field(default_factory=Counter)
 
-    def as_dict(self) -> dict[str, int]:
+    @property
+    def stored(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skipped_reasons[reason] += 1
+
+    def as_dict(self) -> dict[str, object]:
         return {
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
             "quarantined": self.quarantined,
             "skipped": self.skipped,
+            "inputs": self.inputs,
+            "stored": self.stored,
+            "skipped_reasons": dict(sorted(self.skipped_reasons.items())),
+            "quarantined_reasons": dict(sorted(self.quarantined_reasons.items())),
         }
 
 
@@ -77,6 +101,28 @@ def dedupe(
                 )
             )
     return list(first.values()), rejected
+
+
+def storable(documents: list[RawDocument]) -> tuple[list[RawDocument], list[Rejected]]:
+    """The documents MongoDB can hold, and a rejection for each one it cannot. Run it first:
+    ids and hashes (dedupe, ingest) need text that encodes."""
+    kept, rejected = [], []
+    for document in documents:
+        try:
+            size = len(bson.encode(document.record()))
+            reason = (
+                f"cannot be stored: {size} bytes as BSON; MongoDB's limit is {MAX_DOCUMENT_BYTES}"
+                if size > MAX_DOCUMENT_BYTES
+                else ""
+            )
+        except Exception as exc:  # InvalidDocument, UnicodeEncodeError, OverflowError...
+            reason = f"cannot be stored: {error_line(exc)}"
+        if reason:
+            where = document.metadata.get("location", document.link)
+            rejected.append(Rejected(display(str(where)), reason, display(document.source)))
+        else:
+            kept.append(document)
+    return kept, rejected
 
 
 def ingest(db: Database, documents: list[RawDocument], counts: IngestCounts) -> None:
@@ -121,7 +167,14 @@ def ingest(db: Database, documents: list[RawDocument], counts: IngestCounts) -> 
 def quarantine(db: Database, rejected: list[Rejected], counts: IngestCounts) -> None:
     now = datetime.now(UTC)
     writes = []
-    for item in rejected:
+    for given in rejected:
+        # Readers already give valid UTF-8; `display` keeps one odd string from failing them all.
+        item = replace(
+            given,
+            location=display(given.location),
+            reason=display(given.reason),
+            source=display(given.source),
+        )
         fields: dict[str, object] = {
             "location": item.location,
             "reason": item.reason,
@@ -141,5 +194,6 @@ def quarantine(db: Database, rejected: list[Rejected], counts: IngestCounts) -> 
             )
         )
     counts.quarantined += len(rejected)
+    counts.quarantined_reasons.update(display(item.reason) for item in rejected)
     if writes:
         db[QUARANTINE].bulk_write(writes, ordered=False)

@@ -36,6 +36,24 @@ class ServiceError(Exception):
         self.trace_id: str | None = None
 
 
+def unicode_problem(value: str) -> str:
+    """Why `value` is not text the steps can use, or "". JSON lets a client send a lone
+    surrogate ("\\ud800"); no UTF-8 form exists for it, so the tokenizer, the vector store and
+    the trace log would each fail on it deep inside a step."""
+    for index, char in enumerate(value):
+        if 0xD800 <= ord(char) <= 0xDFFF:
+            return (
+                f"not valid Unicode text (a lone surrogate \\u{ord(char):04x} at character "
+                f"{index}); send UTF-8 text"
+            )
+    return ""
+
+
+def _shown(number: int) -> str:
+    text = str(number)
+    return text if len(text) <= 20 else f"{text[:20]}… ({len(text)} digits)"
+
+
 def snippet(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
@@ -96,6 +114,10 @@ class RagService:
 
     # -- validation -------------------------------------------------------------------------
     def _check(self, query: Any, author: Any, top_k: Any) -> tuple[str, str | None, int, int]:
+        for field, value in (("query", query), ("author", author)):
+            problem = unicode_problem(value) if isinstance(value, str) else ""
+            if problem:
+                raise ServiceError(422, f"{field}: {problem}")
         text = query.strip() if isinstance(query, str) else ""
         if not text:
             raise ServiceError(422, "query is empty: send the question as a non-empty string")
@@ -116,7 +138,9 @@ class RagService:
             raise ServiceError(422, f"author is longer than {MAX_AUTHOR_CHARS} characters")
         k = self.settings.top_k if top_k is None else top_k
         if not 1 <= k <= self.settings.max_top_k:
-            raise ServiceError(422, f"top_k is {k}; expected 1 to {self.settings.max_top_k}")
+            raise ServiceError(
+                422, f"top_k is {_shown(k)}; expected 1 to {self.settings.max_top_k}"
+            )
         return text, name, k, tokens
 
     # -- steps ------------------------------------------------------------------------------
