@@ -80,7 +80,7 @@ validate: setup
 	$(CLI) validate
 
 diff: setup ## what upsert would change in ENV
-	$(CLI) diff --env $(ENV)
+	$(CLI) diff --env $(ENV) $(if $(IMAGE_TAG),--image-tag $(IMAGE_TAG),)
 
 upsert-pipeline: setup ## upload code and create/update the pipelines in ENV (default: staging)
 	$(CLI) upsert --env $(ENV) $(if $(IMAGE_TAG),--image-tag $(IMAGE_TAG),)

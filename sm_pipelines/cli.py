@@ -76,7 +76,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from sm_pipelines.aws.diff import diff
 
-    texts = diff(_definitions(args), args.env, args.pipeline or None)
+    _check_image_tag(args.image_tag)
+    texts = diff(_definitions(args), args.env, args.pipeline or None, args.image_tag)
     for text in texts:
         sys.stdout.write(text)
     if not texts:
@@ -84,12 +85,17 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1 if texts else 0
 
 
-def cmd_upsert(args: argparse.Namespace) -> int:
-    from sm_pipelines.aws.upsert import upsert
+def _check_image_tag(tag: str | None) -> None:
     from sm_pipelines.config.environment import image_tag_problem
 
-    if args.image_tag is not None and (problem := image_tag_problem(args.image_tag)):
+    if tag is not None and (problem := image_tag_problem(tag)):
         raise UserError(problem)
+
+
+def cmd_upsert(args: argparse.Namespace) -> int:
+    from sm_pipelines.aws.upsert import upsert
+
+    _check_image_tag(args.image_tag)
     for change in upsert(_definitions(args), args.env, args.pipeline or None, args.image_tag):
         print(change.line())
     return 0
@@ -288,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff = add("diff", cmd_diff, "diff the compiled definitions against the deployed pipelines")
     diff.add_argument("--env", required=True, help="environment to compare with")
     diff.add_argument("--pipeline", action="append", help="pipeline (repeatable; default: all)")
+    diff.add_argument("--image-tag", help="compare as upsert --image-tag T would deploy")
 
     upsert = add("upsert", cmd_upsert, "upload code and create or update the pipelines in AWS")
     upsert.add_argument("--env", required=True, help="environment to deploy to")

@@ -184,3 +184,36 @@ def test_upsert_against_moto_server_prints_the_three_states(
     )
     described = sagemaker.describe_pipeline(PipelineName="llm-twin-ct")
     assert '"DefaultValue": 0.25' in described["PipelineDefinition"]
+
+
+def test_diff_with_the_deployed_image_tag_shows_no_change_on_a_moto_server(
+    project: Path, moto_server: str
+) -> None:
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    prepare_staging_account(endpoint_url=moto_server, **credentials)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    env.pop("AWS_PROFILE", None)
+    base = [sys.executable, "-m", "sm_pipelines", "--definitions", str(project / "definitions")]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*base, *args], env=env, capture_output=True, text=True, timeout=180)
+
+    assert run("upsert", "--env", "staging", "--image-tag", "0a1b2c3").returncode == 0
+    same = run("diff", "--env", "staging", "--image-tag", "0a1b2c3")
+    assert (same.returncode, same.stdout.strip()) == (
+        0,
+        "no differences: staging matches the compiled definitions",
+    )
+    other = run("diff", "--env", "staging")
+    assert other.returncode == 1
+    assert (
+        '-"ImageUri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/llm-twin-processing:0a1b2c3"'
+        in ("".join(line.strip() + "\n" for line in other.stdout.splitlines()).replace("- ", "-"))
+        or ":0a1b2c3" in other.stdout
+    )

@@ -7,17 +7,23 @@ import difflib
 import json
 
 from sm_pipelines.aws.clients import client
-from sm_pipelines.aws.upsert import aws_environment, describe
+from sm_pipelines.aws.upsert import aws_environment, describe, with_image_tag
 from sm_pipelines.compile.compiler import canonical_json, compile_environment
 from sm_pipelines.config.loader import Definitions
 
 
-def diff(definitions: Definitions, env_name: str, pipelines: list[str] | None = None) -> list[str]:
-    """A unified diff per pipeline between what is deployed and what would be upserted."""
-    env = aws_environment(definitions, env_name)
+def diff(
+    definitions: Definitions,
+    env_name: str,
+    pipelines: list[str] | None = None,
+    image_tag: str | None = None,
+) -> list[str]:
+    """A unified diff per pipeline between what is deployed and what would be upserted with the
+    same `image_tag` (CD upserts commit-tagged images, so compare with the tag it deployed)."""
+    env = with_image_tag(aws_environment(definitions, env_name), image_tag)
     sagemaker = client("sagemaker", env.region)
     out = []
-    for item in compile_environment(definitions, env_name, pipelines):
+    for item in compile_environment(definitions, env_name, pipelines, env=env):
         deployed = describe(sagemaker, item.name)
         if deployed is None:
             out.append(
