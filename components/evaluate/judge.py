@@ -1,6 +1,6 @@
-"""An LLM judge, used only when LLM_API_BASE and LLM_API_KEY are set: an OpenAI-compatible
-chat-completions endpoint (through components.common.chat) rates each generated answer against
-the reference from 1 to 5."""
+"""An LLM judge, used only when LLM_API_BASE is set (with LLM_API_KEY, or its _SECRET reference):
+an OpenAI-compatible chat-completions endpoint (through components.common.chat) rates each
+generated answer against the reference from 1 to 5."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 
 from components.common.chat import ChatError, complete
-from components.common.settings import LLMSettings
+from components.common.settings import LLMSettings, llm_settings
 
 PROMPT = (
     "You grade an AI twin that must answer like a specific author. Compare the candidate answer "
@@ -31,10 +31,14 @@ class Judge:
 
     @classmethod
     def from_environment(cls) -> Judge | None:
-        base, key = os.environ.get("LLM_API_BASE"), os.environ.get("LLM_API_KEY")
-        if not base or not key:
+        """The judge the job's settings describe, or None without LLM_API_BASE. The key comes
+        through the one settings path: LLM_API_KEY locally, its LLM_API_KEY_SECRET reference
+        (resolved with the job's role) in AWS, where jobs never get the plain value."""
+        settings = llm_settings()
+        if settings is None:
             return None
-        return cls(base.rstrip("/"), key, os.environ.get("LLM_JUDGE_MODEL", cls.model))
+        model = os.environ.get("LLM_JUDGE_MODEL", "").strip() or settings.model
+        return cls(settings.api_base, settings.api_key, model, settings.timeout)
 
     def rate(self, instruction: str, reference: str, candidate: str) -> float | None:
         """The judge's score mapped to [0, 1], or None when it gave no usable answer."""

@@ -114,3 +114,25 @@ def test_qdrant_settings(aws: object) -> None:
         }
     )
     assert (server.url, server.api_key) == ("https://q.example:6333", PLAIN)
+
+
+def test_the_judge_resolves_its_key_through_secrets_manager(
+    aws: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from components.evaluate.judge import Judge
+
+    for name in ("LLM_API_KEY", "LLM_MODEL", "LLM_JUDGE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLM_API_BASE", "https://llm.example/v1/")
+    monkeypatch.setenv("LLM_API_KEY_SECRET", "secretsmanager:llm-twin/plain")
+    judge = Judge.from_environment()
+    assert judge is not None
+    assert (judge.api_base, judge.api_key, judge.model) == (
+        "https://llm.example/v1",
+        PLAIN,
+        "gpt-4o-mini",
+    )
+    monkeypatch.setenv("LLM_JUDGE_MODEL", "judge-large")
+    assert Judge.from_environment().model == "judge-large"
+    monkeypatch.delenv("LLM_API_BASE")
+    assert Judge.from_environment() is None
