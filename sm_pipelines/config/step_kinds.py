@@ -109,6 +109,22 @@ STEP_KINDS: tuple[StepKind, ...] = (
         local_module=_LOCAL + "callback",
     ),
     StepKind(
+        "Transform",
+        None,
+        (),
+        cacheable=True,
+        starts_job=True,
+        local_module=_LOCAL + "transform",
+    ),
+    StepKind(
+        "Tuning",
+        None,
+        (),
+        cacheable=True,
+        starts_job=True,
+        local_module=_LOCAL + "tuning",
+    ),
+    StepKind(
         "Fail",
         "fail",
         (),
