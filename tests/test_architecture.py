@@ -51,7 +51,8 @@ def test_step_modules_on_both_sides_are_all_in_the_table() -> None:
 
 
 def test_cacheable_types_are_the_ones_sagemaker_caches() -> None:
-    assert sorted(t for t, kind in BY_TYPE.items() if kind.cacheable) == ["Processing", "Training"]
+    cached = sorted(t for t, kind in BY_TYPE.items() if kind.cacheable)
+    assert cached == ["Processing", "Training", "Transform", "Tuning"]
 
 
 def _env(region: str, partition: str) -> EnvironmentConfig:
