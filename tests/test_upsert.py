@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -142,9 +143,16 @@ def test_local_environment_is_not_upserted(
     assert "run it with `sm-pipelines run <pipeline> --local`" in capsys.readouterr().err
 
 
+def _reset(moto_server: str) -> None:
+    """The server lives for the whole session: each test starts from an empty account."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 def test_upsert_against_moto_server_prints_the_three_states(
     project: Path, moto_server: str
 ) -> None:
+    _reset(moto_server)
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     prepare_staging_account(endpoint_url=moto_server, **credentials)
     env = {
@@ -189,6 +197,7 @@ def test_upsert_against_moto_server_prints_the_three_states(
 def test_diff_with_the_deployed_image_tag_shows_no_change_on_a_moto_server(
     project: Path, moto_server: str
 ) -> None:
+    _reset(moto_server)
     credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     prepare_staging_account(endpoint_url=moto_server, **credentials)
     env = {
