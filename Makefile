@@ -41,6 +41,7 @@ test: setup ## the same gates as CI, in the same order, then the suite
 	$(BIN)/lint-imports
 	$(CLI) build --check
 	$(CLI) validate
+	$(CLI) parity
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-all: setup ## the gate suite plus the slow end-to-end runs of the real pipeline

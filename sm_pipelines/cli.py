@@ -73,6 +73,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parity(args: argparse.Namespace) -> int:
+    from sm_pipelines.definition.parity import parity_problems
+
+    problems = parity_problems(_definitions(args))
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    print("ok: every step's image provides every module its component imports")
+    return 0
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from sm_pipelines.aws.diff import diff
 
@@ -290,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-v", "--verbose", action="store_true", help="list unchanged files too")
 
     add("validate", cmd_validate, "check the YAML and the compiled definitions (limits, schema)")
+    add("parity", cmd_parity, "check each AWS step's image provides what its component imports")
 
     diff = add("diff", cmd_diff, "diff the compiled definitions against the deployed pipelines")
     diff.add_argument("--env", required=True, help="environment to compare with")

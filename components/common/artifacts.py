@@ -87,10 +87,14 @@ def extract_tarball(archive: Path, destination: Path) -> Path:
     return destination
 
 
+def is_model_folder(folder: Path) -> bool:
+    """A saved model (config.json) or LoRA adapter (adapter_config.json). Here, not in
+    twin_model, so reading artifacts never imports torch (the Lambda runtime has none)."""
+    return (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()
+
+
 def model_folder(source: Path, scratch: Path) -> Path:
     """The model folder behind a processing input: a model folder, or a model.tar.gz in it."""
-    from components.common.twin_model import is_model_folder
-
     if source.is_file():
         return extract_tarball(source, scratch)
     if is_model_folder(source):

@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from components.common import base_model
+from components.common.artifacts import is_model_folder
 from components.common.job import JobError
 from components.common.prompting import prompt_text
 
 REPORT_FILE = "training_report.json"
-
-
-def is_model_folder(folder: Path) -> bool:
-    return (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file()
 
 
 def load(folder: Path) -> tuple[Any, Any]:
