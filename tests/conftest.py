@@ -151,3 +151,24 @@ def staging_account(fake_aws: None, monkeypatch: pytest.MonkeyPatch, moto_s3_ech
     with mock_aws():
         prepare_staging_account()
         yield
+
+
+@pytest.fixture
+def definitions(tmp_path: Path) -> Path:
+    """A private copy of tests/fixtures/definitions/ (no compiled/) with components/ beside it,
+    for one edit and a `validate`."""
+    ignore = shutil.ignore_patterns("compiled", "__pycache__")
+    shutil.copytree(ROOT / "tests/fixtures/definitions", tmp_path / "definitions", ignore=ignore)
+    shutil.copytree(ROOT / "components", tmp_path / "components", ignore=ignore)
+    return tmp_path / "definitions"
+
+
+def validate_lines(definitions: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    """`sm-pipelines validate` on `definitions`: its exit code and stderr lines (never a
+    traceback)."""
+    from sm_pipelines.cli import main
+
+    code = main(["--definitions", str(definitions), "validate"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err.splitlines()

@@ -7,16 +7,12 @@ replace is present, so a case fails loudly when the fixture drifts instead of te
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sm_pipelines.cli import main
-
-REPO = Path(__file__).resolve().parents[1]
-FIXTURE = REPO / "tests/fixtures/definitions"
+from tests.conftest import validate_lines
 
 PIPELINE = "pipelines/llm-twin-ct.yaml"
 LOCAL = "environments/local.yaml"
@@ -408,24 +404,8 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def definitions(tmp_path: Path) -> Path:
-    """A private copy of definitions/ (no compiled/) with components/ beside it."""
-    ignore = shutil.ignore_patterns("compiled", "__pycache__")
-    shutil.copytree(FIXTURE, tmp_path / "definitions", ignore=ignore)
-    shutil.copytree(REPO / "components", tmp_path / "components", ignore=ignore)
-    return tmp_path / "definitions"
-
-
-def validate(definitions: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    code = main(["--definitions", str(definitions), "validate"])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err.splitlines()
-
-
 def test_unmodified_copy_is_valid(definitions: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, lines = validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert (code, lines) == (0, [])
 
 
@@ -439,7 +419,7 @@ def test_one_mistake_one_line(
     definitions: Path, capsys: pytest.CaptureFixture[str], edit: Edit, expected: str
 ) -> None:
     edit.apply(definitions)
-    code, lines = validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert lines == [f"error: {expected}"]
 
@@ -454,7 +434,7 @@ def test_two_mistakes_two_lines_sorted_by_line(
         "train: {step: dataset, output: validation}",
     ).apply(definitions)
     Edit(PIPELINE, "{param: AuthorName}", "{param: Nope}").apply(definitions)
-    code, lines = validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert lines == [
         f"error: {PIPE}:69: steps[0].arguments[3]: no parameter named 'Nope' (have: {PARAMS})",

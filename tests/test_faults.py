@@ -25,26 +25,12 @@ import yaml
 from sm_pipelines.cli import main
 from sm_pipelines.local import registry
 from sm_pipelines.local.state import LocalState
+from tests.conftest import validate_lines
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests/fixtures/definitions"
 PIPELINE = "pipelines/llm-twin-ct.yaml"
 STAGING = "environments/staging.yaml"
-
-
-@pytest.fixture
-def definitions(tmp_path: Path) -> Path:
-    ignore = shutil.ignore_patterns("compiled", "__pycache__")
-    shutil.copytree(FIXTURE, tmp_path / "definitions", ignore=ignore)
-    shutil.copytree(REPO / "components", tmp_path / "components", ignore=ignore)
-    return tmp_path / "definitions"
-
-
-def _validate(definitions: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    code = main(["--definitions", str(definitions), "validate"])
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err.splitlines()
 
 
 def _replace(path: Path, old: str, new: str) -> None:
@@ -81,7 +67,7 @@ def test_mutated_step_is_one_located_line(
     else:
         step[key] = value
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     where = f"steps[{index}]"
     expected = {
@@ -174,14 +160,14 @@ def test_hostile_yaml_is_one_line(
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert f"error: {expected}" in lines, lines
 
 
 def test_huge_yaml_is_refused_unread(definitions: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (definitions / PIPELINE).write_text("# " + "x" * (9 * 1024 * 1024), encoding="utf-8")
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert "error: definitions/pipelines/llm-twin-ct.yaml: is over 8,388,608 bytes" in lines
 
@@ -190,7 +176,7 @@ def test_a_folder_named_like_yaml_is_one_line(
     definitions: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (definitions / "pipelines/folder.yaml").mkdir()
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert (code, lines) == (2, ["error: definitions/pipelines/folder.yaml: not a regular file"])
 
 
@@ -198,7 +184,7 @@ def test_yml_beside_yaml_is_refused_not_silently_chosen(
     definitions: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shutil.copy(definitions / STAGING, definitions / "environments/staging.yml")
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert lines[0] == (
         "error: definitions/environments/staging.yml: staging.yaml defines the same "
@@ -217,7 +203,7 @@ def test_merge_keys_work_and_explicit_keys_win(
         "images:\n  processing:\n    <<: *image\n    tag: pinned\n",
     )
     # x-image is not a field: the merge must have worked for the error to be only this one.
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert lines == [
         "error: definitions/environments/staging.yaml:9: x-image: unknown key 'x-image' "
@@ -303,7 +289,7 @@ def test_references_and_ordinary_values_are_not_secrets(
         "  BASE_MODEL_ID: meta-llama/Llama-3.1-8B-Instruct\n",
         "  BASE_MODEL_ID: meta-llama/Llama-3.1-8B-Instruct\n" + value,
     )
-    assert _validate(definitions, capsys) == (0, [])
+    assert validate_lines(definitions, capsys) == (0, [])
 
 
 # -- values SageMaker would refuse -------------------------------------------------------------
@@ -349,7 +335,7 @@ def test_values_are_checked_against_sagemakers_constraints(
     expected: str,
 ) -> None:
     _replace(definitions / file, old, new)
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert len(lines) == 1 and expected in lines[0], lines
 
@@ -362,7 +348,7 @@ def test_nan_pipeline_parameter_default(
     name, spec = next((n, s) for n, s in data["parameters"].items() if s["type"] == "float")
     spec["default"] = float("nan")
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    code, lines = _validate(definitions, capsys)
+    code, lines = validate_lines(definitions, capsys)
     assert code == 2
     assert any(f"parameters.{name}" in line and "not a finite number" in line for line in lines)
 

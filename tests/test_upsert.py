@@ -143,18 +143,15 @@ def test_local_environment_is_not_upserted(
     assert "run it with `sm-pipelines run <pipeline> --local`" in capsys.readouterr().err
 
 
-def _reset(moto_server: str) -> None:
-    """The server lives for the whole session: each test starts from an empty account."""
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _fresh_staging_account(moto_server: str) -> dict[str, str]:
+    """An empty staging account on the server (which lives for the whole session), prepared
+    for a first upsert; the environment a CLI subprocess needs to reach it."""
     request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
-
-
-def test_upsert_against_moto_server_prints_the_three_states(
-    project: Path, moto_server: str
-) -> None:
-    _reset(moto_server)
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    prepare_staging_account(endpoint_url=moto_server, **credentials)
+    prepare_staging_account(endpoint_url=moto_server, **CREDENTIALS)
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": moto_server,
@@ -163,6 +160,13 @@ def test_upsert_against_moto_server_prints_the_three_states(
         "AWS_DEFAULT_REGION": REGION,
     }
     env.pop("AWS_PROFILE", None)
+    return env
+
+
+def test_upsert_against_moto_server_prints_the_three_states(
+    project: Path, moto_server: str
+) -> None:
+    env = _fresh_staging_account(moto_server)
     command = [
         sys.executable,
         "-m",
@@ -188,7 +192,7 @@ def test_upsert_against_moto_server_prints_the_three_states(
     assert _pipeline_line(third) == "pipeline llm-twin-ct: unchanged"
     assert third[0].endswith(": already present")
     sagemaker = boto3.client(
-        "sagemaker", endpoint_url=moto_server, region_name=REGION, **credentials
+        "sagemaker", endpoint_url=moto_server, region_name=REGION, **CREDENTIALS
     )
     described = sagemaker.describe_pipeline(PipelineName="llm-twin-ct")
     assert '"DefaultValue": 0.25' in described["PipelineDefinition"]
@@ -197,17 +201,7 @@ def test_upsert_against_moto_server_prints_the_three_states(
 def test_diff_with_the_deployed_image_tag_shows_no_change_on_a_moto_server(
     project: Path, moto_server: str
 ) -> None:
-    _reset(moto_server)
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    prepare_staging_account(endpoint_url=moto_server, **credentials)
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }
-    env.pop("AWS_PROFILE", None)
+    env = _fresh_staging_account(moto_server)
     base = [sys.executable, "-m", "sm_pipelines", "--definitions", str(project / "definitions")]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
