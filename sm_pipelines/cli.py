@@ -178,7 +178,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if bool(args.from_execution) != bool(selected):
         raise UserError("a selective run needs both --from EXECUTION and --steps a,b")
     reference = None
-    if args.from_execution and not (name or args.definition):
+    # A selective run of a reference without a named pipeline runs the reference's own
+    # definition and keeps the code that reference ran with.
+    from_reference = bool(args.from_execution) and not (name or args.definition)
+    if from_reference:
         from sm_pipelines.local.launch import reference_target
 
         target, reference = reference_target(
@@ -199,8 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     f"{target.pipeline}"
                 )
         source = args.definition or f"definitions/compiled/{args.env}/{target.pipeline}.json"
-    if not args.definition and not source.startswith("selective run of"):
-        # A selective run of a reference keeps the code that reference ran with.
+    if not args.definition and not from_reference:
         stage_code(target, Path(args.definitions).resolve().parent)
     execution = run(target, parse_params(args.param or []), args.quiet, source, reference, selected)
     if not args.quiet:

@@ -363,29 +363,27 @@ def check_names_per_environment(
     errors = []
     for env, env_doc in environments.values():
         names = Names(env)
-        for pipeline, doc in pipelines.values():
-            for index, trigger in enumerate(pipeline.triggers):
-                name = names.trigger_rule(pipeline.name, trigger.name)
-                if len(name) > limits.EVENTBRIDGE_RULE_NAME_MAX:
-                    errors.append(
-                        doc.error(
-                            ("triggers", index, "name"),
-                            f"rule name {name!r} for {env_doc.path.name} is {len(name)} "
-                            f"characters; EventBridge allows {limits.EVENTBRIDGE_RULE_NAME_MAX}",
-                        )
-                    )
-        if alerts_doc is None:
-            continue
-        for index, route in enumerate(alerts.routes):
-            name = names.alert_rule(route.name)
+        rules = [
+            (doc, ("triggers", index, "name"), names.trigger_rule(pipeline.name, trigger.name))
+            for pipeline, doc in pipelines.values()
+            for index, trigger in enumerate(pipeline.triggers)
+        ]
+        if alerts_doc is not None:
+            rules += [
+                (alerts_doc, ("routes", index, "name"), names.alert_rule(route.name))
+                for index, route in enumerate(alerts.routes)
+            ]
+        for doc, path, name in rules:
             if len(name) > limits.EVENTBRIDGE_RULE_NAME_MAX:
                 errors.append(
-                    alerts_doc.error(
-                        ("routes", index, "name"),
+                    doc.error(
+                        path,
                         f"rule name {name!r} for {env_doc.path.name} is {len(name)} characters; "
                         f"EventBridge allows {limits.EVENTBRIDGE_RULE_NAME_MAX}",
                     )
                 )
+        if alerts_doc is None:
+            continue
         for topic in alerts.topics:
             name = names.topic(topic)
             if len(name) > limits.SNS_TOPIC_NAME_MAX:

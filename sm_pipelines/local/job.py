@@ -98,9 +98,8 @@ def evaluated_arguments(raw: dict[str, Any], scope: Any) -> dict[str, Any]:
 
 def command_for(ctx: JobContext, image: str | None, command: list[str]) -> list[str]:
     """Replace a leading python executable by the interpreter configured for the image."""
-    if (command and Path(command[0]).name in ("python", "python3")) or (
-        command and Path(command[0]).name.startswith("python3.")
-    ):
+    name = Path(command[0]).name if command else ""
+    if name in ("python", "python3") or name.startswith("python3."):
         return [ctx.interpreter(image), *command[1:]]
     return command
 
