@@ -255,6 +255,30 @@ CASES = [
         f"{PIPE}:126: steps[4].instance_type: instance type 'm5.large' is not an ml.* type and is "
         "not defined in instance_types of local.yaml, production.yaml, staging.yaml",
     ),
+    # --- instance types against images (AWS environments) ------------------------------------
+    case(
+        "gpu-instance-with-a-cpu-image",
+        Edit(STAGING, "  evaluation: ml.m5.xlarge\n", "  evaluation: ml.g5.xlarge\n"),
+        f"{STAGE}:15: instance_types.evaluation: ml.g5.xlarge is a GPU instance, but step "
+        "evaluate of llm-twin-ct runs image 'processing', which is not GPU-capable "
+        "(images.processing.gpu is false in staging.yaml): set a CPU instance type here or give "
+        "the step a GPU image",
+    ),
+    case(
+        "gpu-image-on-a-cpu-instance",
+        Edit(STAGING, "  training: ml.g5.2xlarge\n", "  training: ml.c5.2xlarge\n"),
+        f"{STAGE}:16: instance_types.training: ml.c5.2xlarge has no GPU, but step train of "
+        "llm-twin-ct runs image 'training', a GPU image (images.training.gpu is true in "
+        "staging.yaml): set a GPU instance type (ml.g*, ml.p*) here or give the step a CPU image",
+    ),
+    case(
+        "literal-gpu-instance-in-a-step-with-a-cpu-image",
+        Edit(PIPELINE, "    instance_type: evaluation\n", "    instance_type: ml.p4d.24xlarge\n"),
+        f"{PIPE}:126: steps[4].instance_type: ml.p4d.24xlarge is a GPU instance, but step "
+        "evaluate of llm-twin-ct runs image 'processing', which is not GPU-capable "
+        "(images.processing.gpu is false in production.yaml, staging.yaml): set a CPU instance "
+        "type here or give the step a GPU image",
+    ),
     # --- environment files -------------------------------------------------------------------
     case(
         "environment-unknown-key",
@@ -313,7 +337,7 @@ CASES = [
     ),
     case(
         "image-missing-in-staging",
-        Edit(STAGING, "  serving: {repository: llm-twin-serving, tag: latest}\n", ""),
+        Edit(STAGING, "  serving: {repository: llm-twin-serving, tag: latest, gpu: true}\n", ""),
         f"{PIPE}:147: steps[6].image: image 'serving' is not defined in staging.yaml images "
         "(have: processing, training)",
     ),

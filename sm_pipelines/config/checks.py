@@ -5,6 +5,7 @@ environment). Each mistake is one DefinitionError located in the YAML."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -404,3 +405,74 @@ def check_names_per_environment(
                     )
                 )
     return errors
+
+
+GPU_INSTANCE = re.compile(r"^ml\.[gp]\d")
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    """ml.g* and ml.p* carry NVIDIA GPUs (ml.inf/ml.trn carry Neuron chips, not CUDA)."""
+    return bool(GPU_INSTANCE.match(instance_type))
+
+
+def check_instances_fit_images(
+    pipelines: dict[str, tuple[PipelineConfig, YamlDocument]],
+    environments: dict[str, tuple[EnvironmentConfig, YamlDocument]],
+) -> list[DefinitionError]:
+    """A step on a GPU instance runs a GPU-capable image (`images.<key>.gpu: true`), and a
+    GPU image runs on a GPU instance: otherwise the GPU is paid for and unused, or a CUDA image
+    of several GB runs on a CPU. AWS environments only: a local environment runs no images.
+    The error sits where the instance type is chosen (the environment's `instance_types.<key>`,
+    or the step's literal ml.* type, one line for all environments)."""
+    errors: list[DefinitionError] = []
+    literal: dict[tuple[int, FieldPath, str, str, bool], list[str]] = {}
+    docs: dict[int, tuple[YamlDocument, str, str]] = {}
+    for env, env_doc in environments.values():
+        if env.kind != "aws":
+            continue
+        for pipeline, doc in pipelines.values():
+            for index, step in enumerate(pipeline.steps):
+                image = getattr(step, "image", None)
+                spec = env.images.get(image) if image is not None else None
+                if spec is None:
+                    continue  # a missing image is check_steps_against_environments' error
+                keys: list[tuple[FieldPath, str]] = []
+                if isinstance(getattr(step, "instance_type", None), str):
+                    keys.append((("instance_type",), step.instance_type))
+                for i, key in enumerate(getattr(step, "inference_instance_types", [])):
+                    keys.append((("inference_instance_types", i), key))
+                for field_path, key in keys:
+                    instance = key if key.startswith("ml.") else env.instance_types.get(key)
+                    if instance is None or is_gpu_instance(instance) == spec.gpu:
+                        continue
+                    if key.startswith("ml."):
+                        docs[id(doc)] = (doc, step.name, pipeline.name)
+                        where = (id(doc), ("steps", index, *field_path), image, instance, spec.gpu)
+                        literal.setdefault(where, []).append(env_doc.path.name)
+                        continue
+                    problem = _fit_problem(
+                        instance, step.name, pipeline.name, image, spec.gpu, env_doc.path.name
+                    )
+                    errors.append(env_doc.error(("instance_types", key), problem))
+    for (doc_id, path, image, instance, gpu), files in literal.items():
+        doc, step_name, pipeline_name = docs[doc_id]
+        problem = _fit_problem(instance, step_name, pipeline_name, image, gpu, ", ".join(files))
+        errors.append(doc.error(path, problem))
+    return errors
+
+
+def _fit_problem(
+    instance: str, step: str, pipeline: str, image: str, gpu: bool, env_files: str
+) -> str:
+    flag = f"images.{image}.gpu is {str(gpu).lower()} in {env_files}"
+    if gpu:
+        return (
+            f"{instance} has no GPU, but step {step} of {pipeline} runs image {image!r}, a GPU "
+            f"image ({flag}): set a GPU instance type (ml.g*, ml.p*) here or give the step a "
+            "CPU image"
+        )
+    return (
+        f"{instance} is a GPU instance, but step {step} of {pipeline} runs image {image!r}, "
+        f"which is not GPU-capable ({flag}): set a CPU instance type here or give the step a "
+        "GPU image"
+    )

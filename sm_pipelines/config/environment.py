@@ -84,6 +84,9 @@ class ImageSpec(Strict):
     uri: str | None = Field(default=None, pattern=r"^[^\s;|&$`'\"<>]+$", max_length=1024)
     repository: str | None = Field(default=None, pattern=limits.REPOSITORY_PATTERN, max_length=256)
     tag: str = Field(default="latest", pattern=limits.IMAGE_TAG_PATTERN)
+    # Built on a CUDA base: it belongs on GPU instances (ml.g*, ml.p*) and only there
+    # (checks.check_instances_fit_images).
+    gpu: bool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> ImageSpec:

@@ -9,6 +9,7 @@ from pathlib import Path
 from sm_pipelines.config.alerts import AlertsConfig
 from sm_pipelines.config.checks import (
     check_alerts,
+    check_instances_fit_images,
     check_names_per_environment,
     check_parameter_defaults,
     check_partition,
@@ -134,6 +135,7 @@ def load_definitions(root: Path) -> Definitions:
     for pipeline, doc in pipelines.values():
         errors.extend(check_pipeline_references(pipeline, doc, root.parent))
     errors.extend(check_steps_against_environments(pipelines, environments))
+    errors.extend(check_instances_fit_images(pipelines, environments))
     alerts, alerts_doc = _load_alerts(root, errors)
     if alerts_doc is not None:
         errors.extend(check_alerts(alerts, alerts_doc, pipelines, broken))
