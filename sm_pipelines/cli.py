@@ -81,7 +81,10 @@ def cmd_parity(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    print("ok: every step's image provides every module its component imports")
+    print(
+        "ok: every step's image provides every module its component imports, and gets every "
+        "setting it reads"
+    )
     return 0
 
 

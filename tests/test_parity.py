@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+import pytest
 
 from sm_pipelines.cli import main
 from sm_pipelines.config.loader import load_definitions
-from sm_pipelines.definition.parity import parity_problems, provided_by, third_party_modules
+from sm_pipelines.definition.parity import (
+    parity_problems,
+    provided_by,
+    setting_reads,
+    settings_read,
+    third_party_modules,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +58,49 @@ def test_the_images_provide_their_extras_and_base() -> None:
 def test_the_cli_gate(capsys) -> None:
     assert main(["--definitions", str(ROOT / "definitions"), "parity"]) == 0
     assert "ok: every step's image provides" in capsys.readouterr().out
+
+
+def test_settings_reads_are_found_through_accessors_and_literals() -> None:
+    source = (
+        "from components.common.settings import mongo_settings, setting\n"
+        "def main(name):\n"
+        "    mongo_settings()\n"
+        '    setting("FEATURE_TOKEN", required=False)\n'
+        "    setting(name)\n"
+    )
+    names, unknown = setting_reads(source, {"mongo_settings": {"MONGODB_URI"}})
+    assert names == {"MONGODB_URI", "FEATURE_TOKEN"}
+    assert unknown == [5]  # a name the gate cannot read statically fails it
+    # The real settings module's accessors, and a job's closure through them.
+    assert settings_read("components.features.__main__")[0] == {"MONGODB_URI", "QDRANT_API_KEY"}
+    # The judge reads its key through the settings path, so evaluation must declare it.
+    assert "LLM_API_KEY" in settings_read("components.evaluate.__main__")[0]
+
+
+def test_a_step_that_reads_an_undeclared_secret_fails_the_gate(
+    definitions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The fixture pipeline's etl step reads MONGODB_URI (mongo_settings) but no longer declares it.
+    pipeline = definitions / "pipelines" / "llm-twin-ct.yaml"
+    text = pipeline.read_text(encoding="utf-8")
+    declared = "    component: etl\n"
+    assert text.count(declared) == 1
+    start = text.index(declared)
+    end = text.index("    secrets: [MONGODB_URI]\n", start)
+    pipeline.write_text(
+        text[:end] + text[end:].replace("    secrets: [MONGODB_URI]\n", "", 1), encoding="utf-8"
+    )
+    shutil.copytree(ROOT / "containers", definitions.parent / "containers")
+    assert main(["--definitions", str(definitions), "build"]) == 0
+    capsys.readouterr()
+    problems = [p for p in parity_problems(load_definitions(definitions)) if "MONGODB_URI" in p]
+    assert problems == [
+        f"{env}/llm-twin-ct: step etl: components.etl.__main__ reads MONGODB_URI, which the step "
+        "does not get: add MONGODB_URI to the step's secrets in "
+        "definitions/pipelines/llm-twin-ct.yaml (with a reference in "
+        f"definitions/environments/{env}.yaml secrets), or set it in that environment's "
+        "variables or the step's environment"
+        for env in ("production", "staging")
+    ]
+    assert main(["--definitions", str(definitions), "parity"]) == 2
+    assert "step etl: components.etl.__main__ reads MONGODB_URI" in capsys.readouterr().err

@@ -10,10 +10,21 @@ component (`python3 -m components.<job>` or `sagemaker_program`; a Lambda step's
 the Lambda runtime, which provides boto3) through grimp, lazy imports included, since a branch
 that imports opik only when OPIK_API_KEY is set still runs in AWS. A module no provided
 distribution supplies is one line naming the step, the module and the image.
+
+It also checks settings: every name a component reads through the settings path
+(`components.common.settings.setting("NAME")`: `NAME` locally, `NAME_SECRET` in AWS), directly or
+through an accessor of that module (`mongo_settings()` reads MONGODB_URI...), must reach the step
+in AWS: as `NAME` (the environment's `variables` or the step's `environment`) or as `NAME_SECRET`
+(the step's `secrets`, referenced in the environment's `secrets`). The names are found in the AST
+of the import closure, like the modules; a name that is not a string literal cannot be checked and
+fails the gate too (name settings literally). Optional reads count: an undeclared optional
+setting silently does less in AWS. Lambda steps are not checked (their functions get no settings).
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import re
 import sys
@@ -31,6 +42,9 @@ from sm_pipelines.definition import document
 from sm_pipelines.errors import UserError
 
 PROJECT_DISTRIBUTION = "sm-pipelines"
+SETTINGS_MODULE = "components.common.settings"
+SETTING_FUNCTION = "setting"
+SECRET_SUFFIX = "_SECRET"  # components.common.contract.SECRET_SUFFIX
 # What the Lambda runtime gives a handler.
 LAMBDA_RUNTIME = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3"})
 _EXTRAS = re.compile(r'pip install[^\n]*?"?\.\[([a-z,]+)\]"?')
@@ -116,6 +130,103 @@ def third_party_modules(module: str) -> set[str]:
     }
 
 
+def _called_name(node: ast.Call) -> str | None:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def setting_reads(
+    source: str, accessors: dict[str, set[str]] | None = None
+) -> tuple[set[str], list[int]]:
+    """(names read, lines of non-literal reads) in one module's source: `setting("NAME")` calls
+    and calls of the settings module's accessors (`accessors`: function -> names it reads)."""
+    accessors = _accessors() if accessors is None else accessors
+    names: set[str] = set()
+    unknown: list[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        called = _called_name(node)
+        if called == SETTING_FUNCTION:
+            first = node.args[0] if node.args else None
+            if first is None:
+                first = next((k.value for k in node.keywords if k.arg == "name"), None)
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names.add(first.value)
+            else:
+                unknown.append(node.lineno)
+        elif called in accessors:
+            names |= accessors[called]
+    return names, unknown
+
+
+def _module_file(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise UserError(f"{module}: no source file")
+    return Path(spec.origin)
+
+
+@cache
+def _accessors() -> dict[str, set[str]]:
+    """Each function of the settings module (but `setting` itself) -> the names it reads."""
+    tree = ast.parse(_module_file(SETTINGS_MODULE).read_text(encoding="utf-8"))
+    found: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name != SETTING_FUNCTION:
+            names, _ = setting_reads(ast.unparse(node), {})
+            found[node.name] = names
+    return found
+
+
+@cache
+def settings_read(module: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(names `module` reads through the settings path, transitively; 'module:line' of each
+    read whose name is not a literal)."""
+    graph = _graph()
+    if module not in graph.modules:
+        raise UserError(f"{module}: no such module in components/")
+    names: set[str] = set()
+    unknown: list[str] = []
+    for name in sorted(graph.find_upstream_modules(module) | {module}):
+        if not name.startswith("components") or name == SETTINGS_MODULE:
+            continue
+        found, lines = setting_reads(_module_file(name).read_text(encoding="utf-8"))
+        names |= found
+        unknown += [f"{name}:{line}" for line in lines]
+    return frozenset(names), tuple(unknown)
+
+
+def _step_environment(step: dict) -> dict | None:
+    arguments = step.get("Arguments") or {}
+    env = arguments.get("Environment") if isinstance(arguments, dict) else None
+    return env if isinstance(env, dict) else None
+
+
+def _settings_problems(where: str, module: str, step: dict, env_name: str, pipeline: str) -> list:
+    environment = _step_environment(step) or {}
+    names, unknown = settings_read(module)
+    problems = [
+        f"{where}: {module} reads a setting whose name is not a string literal ({at}); name it "
+        "literally so the gate can check it is declared"
+        for at in unknown
+    ]
+    for name in sorted(names):
+        if name in environment or name + SECRET_SUFFIX in environment:
+            continue
+        problems.append(
+            f"{where}: {module} reads {name}, which the step does not get: add {name} to the "
+            f"step's secrets in definitions/pipelines/{pipeline}.yaml (with a reference in "
+            f"definitions/environments/{env_name}.yaml secrets), or set it in that environment's "
+            "variables or the step's environment"
+        )
+    return problems
+
+
 def _component(step: dict) -> str | None:
     arguments = step.get("Arguments") or {}
     if step.get("Type") == "Processing":
@@ -142,8 +253,9 @@ def _image_uri(step: dict) -> str | None:
 def parity_problems(
     definitions: Definitions, provided: dict[str, set[str]] | None = None
 ) -> list[str]:
-    """One line per module a step's component imports that its image does not provide.
-    `provided` replaces what each image provides (by image key), for tests."""
+    """One line per module a step's component imports that its image does not provide, and per
+    setting it reads that the step does not get. `provided` replaces what each image provides
+    (by image key), for tests."""
     root = definitions.project_root
     modules = _module_distributions()
     problems: list[str] = []
@@ -177,6 +289,8 @@ def parity_problems(
                     gives = (provided or {}).get(image) or provided_by(root, image)
                 if module is None:
                     continue
+                if step.get("Type") != "Lambda":
+                    problems += _settings_problems(where, module, step, env.name, pipeline)
                 for name in sorted(third_party_modules(module)):
                     dists = modules.get(name)
                     if not dists:
