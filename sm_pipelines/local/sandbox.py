@@ -143,9 +143,13 @@ def tool_dir(sandbox: Path, state_root: Path, interpreter: str, image: str | Non
     tools = sandbox / ".bin"
     tools.mkdir(parents=True, exist_ok=True)
     for name in ("python", "python3"):
-        link = tools / name
-        if not link.exists():
-            link.symlink_to(interpreter)
+        # A script that execs the interpreter by its own path, not a symlink: a virtual
+        # environment's python run through a symlink elsewhere finds no pyvenv.cfg beside it
+        # and starts without the environment's packages.
+        launcher = tools / name
+        launcher.unlink(missing_ok=True)
+        launcher.write_text(f'#!/bin/sh\nexec "{interpreter}" "$@"\n', encoding="utf-8")
+        launcher.chmod(0o755)
     site = image_site(state_root, image)
     site.mkdir(parents=True, exist_ok=True)
     pip = tools / "pip"

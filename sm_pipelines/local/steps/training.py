@@ -18,6 +18,7 @@ from typing import Any
 
 from sm_pipelines.local.job import JobContext, StepFailure, command_for, run_job
 from sm_pipelines.local.job import evaluated_arguments as prepare
+from sm_pipelines.local.runtimes import remote_function
 
 __all__ = ["prepare", "run"]
 
@@ -76,6 +77,8 @@ def _final_metrics(log: str, definitions: list[dict[str, str]]) -> list[dict[str
 
 
 def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    if remote_function.matches(arguments):
+        return remote_function.run(ctx, arguments)
     algorithm = arguments.get("AlgorithmSpecification", {})
     image = algorithm.get("TrainingImage")
     hyperparameters = dict(arguments.get("HyperParameters") or {})
