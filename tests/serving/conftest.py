@@ -91,6 +91,14 @@ def embedder() -> tuple[Any, Any]:
 
 
 @pytest.fixture(scope="session")
+def generator_tokens() -> Any:
+    """The generator's token counter (locally the SmolLM2 tokenizer), loaded once."""
+    from components.serving.rag.tokens import generator_counter
+
+    return generator_counter({})
+
+
+@pytest.fixture(scope="session")
 def corpus_path(tmp_path_factory: pytest.TempPathFactory, embedder: tuple[Any, Any]) -> Path:
     """A closed local store with the corpus; each service opens it (one at a time)."""
     from qdrant_client import QdrantClient, models
@@ -260,6 +268,7 @@ def opik_receiver() -> Iterator[OpikReceiver]:
 def make_service(
     corpus_path: Path,
     embedder: tuple[Any, Any],
+    generator_tokens: Any,
     stub_model: StubModel,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
@@ -278,6 +287,9 @@ def make_service(
     model, tokenizer = embedder
     built: list[Any] = []
 
+    def embedding_tokens(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
     def build(runtime_url: str | None = None, **env: str) -> Any:
         monkeypatch.setenv("SAGEMAKER_ENDPOINT_NAME", ENDPOINT)
         monkeypatch.setenv("SAGEMAKER_RUNTIME_URL", runtime_url or stub_model.url)
@@ -290,10 +302,12 @@ def make_service(
             settings,
             Retriever(QdrantClient(path=str(corpus_path)), store),
             lambda texts: embeddings.encode(model, texts),
-            lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids),
+            generator_tokens.count,
             EndpointGenerator(settings.endpoint_name, settings.runtime_url, None, 5.0),
             tracer_from_env(),
             llm_settings(),
+            count_query_tokens=embedding_tokens,
+            token_counter=f"{generator_tokens.name} tokenizer",
         )
         built.append(service)
         return service

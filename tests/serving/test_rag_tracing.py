@@ -32,7 +32,7 @@ QUESTION = "How do you replace a model in production?"
 
 # The receiver comes first so that it is torn down last, after the client has ended.
 @pytest.fixture
-def traced(opik_receiver: Any, make_service: Any, embedder: Any) -> dict[str, Any]:
+def traced(opik_receiver: Any, make_service: Any, generator_tokens: Any) -> dict[str, Any]:
     """One request through a service that sends to the stub Opik server, recorded locally too."""
     service = make_service(OPIK_URL_OVERRIDE=opik_receiver.api_url, OPIK_PROJECT_NAME="twin-test")
     client = service.tracer.sink.client
@@ -42,12 +42,11 @@ def traced(opik_receiver: Any, make_service: Any, embedder: Any) -> dict[str, An
         )
         assert service.tracer.flush(10)
         trees = storage.trace_trees
-    tokenizer = embedder[1]
     return {
         "body": response.json(),
         "trees": trees,
         "receiver": opik_receiver,
-        "count": lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids),
+        "count": generator_tokens.count,
         "stats": service.tracer.stats(),
     }
 
@@ -92,6 +91,38 @@ def test_trace_metadata_has_ids_token_counts_and_latencies(traced: dict[str, Any
         "return_full_text": False,
     }
     assert trace.output["answer"] == body["answer"]
+
+
+def test_token_counts_are_the_generators_not_the_embedding_models(
+    traced: dict[str, Any], embedder: Any
+) -> None:
+    """Every figure equals what the generator's tokenizer (SmolLM2 here, the model the local
+    endpoint serves) returns, computed independently from the GGUF, and differs from what the
+    embedding model's WordPiece tokenizer would have said."""
+    from transformers import AutoTokenizer
+
+    from components.common import base_model
+
+    gguf = base_model.gguf_path()
+    smollm2 = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    wordpiece = embedder[1]
+
+    def generator(text: str) -> int:
+        return len(smollm2.encode(text, add_special_tokens=False))
+
+    def embedding(text: str) -> int:
+        return len(wordpiece.encode(text, add_special_tokens=False).ids)
+
+    body, trace = traced["body"], traced["trees"][0]
+    metadata, generate = trace.metadata, trace.spans[-1]
+    prompt = trace.spans[3].output["prompt"]
+    assert metadata["token_counter"] == "SmolLM2-135M-Instruct tokenizer"
+    assert metadata["prompt_tokens"] == generator(prompt) == generate.usage["prompt_tokens"]
+    assert metadata["answer_tokens"] == generator(body["answer"])
+    assert generate.usage["completion_tokens"] == generator(body["answer"])
+    assert metadata["query_tokens"] == generator(QUESTION)
+    assert generator(prompt) != embedding(prompt)
+    assert metadata["prompt_tokens"] != embedding(prompt)
 
 
 def test_stub_opik_server_receives_the_trace_and_linked_spans(traced: dict[str, Any]) -> None:

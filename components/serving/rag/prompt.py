@@ -1,9 +1,8 @@
 """The instruction sent to the model: retrieved chunks, best first, within a token budget.
 
 The model server wraps it in the same chat template (and system prompt) the twin was fine-tuned
-with, so this is only the user turn. Tokens are counted with the embedding model's tokenizer, the
-one tokenizer the service always has (a remote endpoint's is not at hand); counts for the
-generator's own tokenizer differ by some percent, which the budget's margin absorbs.
+with, so this is only the user turn. Tokens are counted with the generator's own tokenizer
+(tokens.py), so the budget and the trace's figures are in the deployed model's units.
 """
 
 from __future__ import annotations

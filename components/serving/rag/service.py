@@ -69,11 +69,19 @@ class RagService:
         generator: EndpointGenerator,
         tracer: Tracer,
         llm: LLMSettings | None = None,
+        count_query_tokens: Callable[[str], int] | None = None,
+        token_counter: str = "generator",
     ) -> None:
+        """`count_tokens` counts with the generator's tokenizer (the trace's figures and the
+        context budget); `count_query_tokens` with the embedding model's (the query limit: what
+        the embedding model reads), `count_tokens` when not given; `token_counter` names the
+        tokenizer of `count_tokens` in each trace."""
         self.settings = settings
         self.retriever = retriever
         self._encode = encode
         self.count_tokens = count_tokens
+        self.count_query_tokens = count_query_tokens or count_tokens
+        self.token_counter = token_counter
         self.generator = generator
         self.tracer = tracer
         self.llm = llm
@@ -85,6 +93,7 @@ class RagService:
         from components.common import embeddings, qdrant
         from components.common.job import JobError
         from components.common.settings import llm_settings, qdrant_settings
+        from components.serving.rag.tokens import generator_counter
         from components.serving.rag.tracing import tracer_from_env
 
         try:
@@ -95,6 +104,11 @@ class RagService:
         retriever = Retriever(qdrant.connect(store), store)
         model = embeddings.load_model()
         tokenizer = embeddings.load_tokenizer()
+        counter = generator_counter(env)
+
+        def query_tokens(text: str) -> int:
+            return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
         generator = EndpointGenerator(
             settings.endpoint_name,
             settings.runtime_url,
@@ -106,10 +120,12 @@ class RagService:
             settings,
             retriever,
             lambda texts: embeddings.encode(model, texts),
-            lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids),
+            counter.count,
             generator,
             tracer,
             llm_settings(env),
+            count_query_tokens=query_tokens,
+            token_counter=f"{counter.name} tokenizer",
         )
 
     # -- validation -------------------------------------------------------------------------
@@ -124,7 +140,7 @@ class RagService:
         limit = self.settings.max_query_chars
         if len(text) > limit:
             raise ServiceError(422, f"query is {len(text)} characters; the limit is {limit}")
-        tokens = self.count_tokens(text)
+        tokens = self.count_query_tokens(text)
         if tokens > self.settings.max_query_tokens:
             raise ServiceError(
                 422,
@@ -221,7 +237,8 @@ class RagService:
 
     # -- the request ------------------------------------------------------------------------
     def answer(self, query: Any, author: Any = None, top_k: Any = None) -> dict[str, Any]:
-        text, author, k, query_tokens = self._check(query, author, top_k)
+        text, author, k, _ = self._check(query, author, top_k)
+        query_tokens = self.count_tokens(text)
         started = time.perf_counter()
         trace = self.tracer.start(
             "rag",
@@ -374,7 +391,7 @@ class RagService:
             "context_tokens": state.get("context_tokens", 0),
             "prompt_tokens": state.get("prompt_tokens", 0),
             "answer_tokens": state.get("answer_tokens", 0),
-            "token_counter": f"{EMBEDDING_MODEL} tokenizer",
+            "token_counter": self.token_counter,
             "latency_ms": latency,
             "generation": self.settings.generation_parameters,
             "status": state["status"],
