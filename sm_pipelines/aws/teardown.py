@@ -1,10 +1,16 @@
-"""Remove what sm-pipelines created in an environment, found by its tags, and nothing else."""
+"""Remove what sm-pipelines created in an environment, found by its tags, and nothing else.
+
+The bootstrap stack (the account-level resources, see sm_pipelines.aws.bootstrap) is left alone
+unless asked for by name: `include_bootstrap` deletes it last, after everything that uses its
+roles; its resources with DeletionPolicy Retain (bucket, alert key, repositories, secrets,
+GitHub's OIDC provider) stay in the account."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from sm_pipelines.aws import stacks
 from sm_pipelines.aws.changes import Change
 from sm_pipelines.aws.clients import aws_errors, client
 from sm_pipelines.aws.functions import managed_functions
@@ -15,6 +21,7 @@ from sm_pipelines.aws.tags import is_managed
 from sm_pipelines.aws.topics import managed_topics
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.naming import Names
+from sm_pipelines.infra.template import stack_name
 
 
 def _managed_pipelines(sagemaker: Any, env: EnvironmentConfig) -> list[str]:
@@ -28,15 +35,16 @@ def _managed_pipelines(sagemaker: Any, env: EnvironmentConfig) -> list[str]:
     return found
 
 
-def teardown(env: EnvironmentConfig) -> list[Change]:
+def teardown(env: EnvironmentConfig, include_bootstrap: bool = False) -> list[Change]:
     """Rules first (so nothing starts a pipeline mid-teardown), then topics, the EventBridge
     role, functions, pipelines, and the code and definitions upsert uploaded: only the objects
     under <prefix>/code/ and <prefix>/definitions/ that carry the sm-pipelines tags for this
-    environment; anything else there is kept and counted (see sm_pipelines.aws.objects)."""
+    environment; anything else there is kept and counted (see sm_pipelines.aws.objects).
+    Then the bootstrap stack: deleted with `include_bootstrap`, else reported as kept."""
     # Every client first: a malformed endpoint URL or profile fails before anything is deleted.
-    events, sns, iam, lam, sagemaker, s3 = (
+    events, sns, iam, lam, sagemaker, s3, cfn = (
         client(service, env.region)
-        for service in ("events", "sns", "iam", "lambda", "sagemaker", "s3")
+        for service in ("events", "sns", "iam", "lambda", "sagemaker", "s3", "cloudformation")
     )
     changes = []
     for name in sorted(managed_rules(events, env)):
@@ -77,7 +85,20 @@ def teardown(env: EnvironmentConfig) -> list[Change]:
                     f"{_objects(kept)} not tagged as uploaded by sm-pipelines for {env.name}",
                 )
             )
+    changes += _bootstrap_stack(cfn, env, include_bootstrap)
     return changes
+
+
+def _bootstrap_stack(cfn: Any, env: EnvironmentConfig, include: bool) -> list[Change]:
+    name = stack_name(env)
+    if include:
+        if stacks.delete(cfn, name):
+            retained = "bucket, alert key, repositories, secrets and OIDC provider retained"
+            return [Change("stack", name, "deleted", retained)]
+        return []
+    if stacks.stack(cfn, name) is None:
+        return []
+    return [Change("stack", name, "kept", "the bootstrap stack; --include-bootstrap deletes it")]
 
 
 def _objects(count: int) -> str:
