@@ -170,7 +170,7 @@ def test_training_that_saves_no_model_fails(state: LocalState, tmp_path: Path) -
         {}
     )
     assert execution.steps["train"].failure_reason == (
-        "AlgorithmError: the training script saved nothing to SM_MODEL_DIR"
+        "AlgorithmError: the training job saved nothing to /opt/ml/model"
     )
 
 

@@ -178,6 +178,7 @@ def _run(
     model_files: dict[str, str] | None = None,
     extra: dict[str, bytes] | None = None,
     namespace: tuple[str, ...] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> tuple[Execution, LocalState]:
     state = LocalState(tmp_path / "state")
     state.put_bytes(MODEL_DATA, _tarball(_model_files() if model_files is None else model_files))
@@ -186,7 +187,9 @@ def _run(
     for uri, data in (extra or {}).items():
         state.put_bytes(uri, data)
     loaded = load_definition(definition, "test")
-    settings = RunSettings(cwd=tmp_path, sleep=lambda _s: None, namespace=namespace)
+    settings = RunSettings(
+        cwd=tmp_path, sleep=lambda _s: None, namespace=namespace, environment=environment or {}
+    )
     runner = Runner(state, loaded, PIPELINE, settings)
     return runner.start(loaded.typed_parameters({})), state
 
@@ -537,17 +540,22 @@ def test_a_model_without_inference_code_is_refused_in_one_line(tmp_path: Path) -
 
 
 def test_xgboost_without_the_package_says_so_in_one_line(tmp_path: Path) -> None:
-    try:
-        import xgboost  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("xgboost is installed here")
+    # The image's Python here has xgboost; a module of that name that fails to import stands
+    # in for one that lacks it.
+    shadow = tmp_path / "no-xgboost"
+    shadow.mkdir()
+    (shadow / "xgboost.py").write_text("raise ImportError('no xgboost in this image')\n")
     definition = _definition(
         transform={"content_type": "text/csv", "split_type": "Line"},
         model={"image_uri": XGBOOST_IMAGE},
     )
-    execution, _ = _run(tmp_path, definition, {"a.csv": CSV_ROWS}, {"xgboost-model": "{}"})
+    execution, _ = _run(
+        tmp_path,
+        definition,
+        {"a.csv": CSV_ROWS},
+        {"xgboost-model": "{}"},
+        environment={"PYTHONPATH": str(shadow)},
+    )
     reason = _failure(execution)
     assert reason.startswith(f"ClientError: model image {XGBOOST_IMAGE} is the SageMaker XGBoost")
     assert "xgboost package" in reason

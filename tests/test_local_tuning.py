@@ -14,6 +14,7 @@ import math
 import os
 import random
 import re
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,7 @@ args = parser.parse_args()
 hps = json.loads(os.environ["SM_HPS"])
 assert os.listdir(os.environ["SM_CHANNEL_TRAIN"]) == ["data.txt"], os.environ["SM_CHANNEL_TRAIN"]
 if args.fail_mode in (args.mode, "all"):
-    print("mode", args.mode, "is broken")
-    sys.exit(1)
+    raise RuntimeError(f"mode {args.mode} is broken")
 score = args.depth * {"a": 1, "b": 2, "c": 3}[args.mode] + args.offset
 score += -abs(args.lr - 0.01) + args.momentum - 0.5
 with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as out:
@@ -439,13 +439,18 @@ def test_failing_and_silent_training_jobs_count_as_failed(
     assert sorted(statuses[2:]) == [("b", "Failed")] * 2 + [("c", "Failed")] * 2
     assert tune["BestTrainingJob"]["TunedHyperParameters"] == {"mode": "a", "depth": "2"}
     failed = {s["TunedHyperParameters"]["mode"]: s for s in summaries[2:]}
-    assert failed["c"]["FailureReason"] == "AlgorithmError: exit code 1: mode c is broken"
+    assert re.fullmatch(
+        'AlgorithmError: ExecuteUserScriptError: ExitCode 1 ErrorMessage "" Command '
+        f'"{re.escape(sys.executable)} -- train.py --depth [12] --fail_mode c --mode c '
+        r'--offset 0.5 --silent_mode b" \(last output: RuntimeError: mode c is broken\)',
+        failed["c"]["FailureReason"],
+    ), failed["c"]["FailureReason"]
     assert "objective metric 'objective' was not found" in failed["b"]["FailureReason"]
     assert all(s["ObjectiveStatus"] == "Failed" for s in failed.values())
     assert all("FinalHyperParameterTuningJobObjectiveMetric" not in s for s in failed.values())
     assert tune["ObjectiveStatusCounters"] == {"Succeeded": 2, "Pending": 0, "Failed": 4}
     assert tune["TrainingJobStatusCounters"]["NonRetryableError"] == 4
-    assert "Failed: AlgorithmError: exit code 1: mode c is broken" in _log(state, execution)
+    assert "(last output: RuntimeError: mode c is broken)" in _log(state, execution)
 
 
 def test_all_training_jobs_failing_fails_the_step_in_one_line(
@@ -459,7 +464,8 @@ def test_all_training_jobs_failing_fails_the_step_in_one_line(
     assert "\n" not in reason
     assert re.fullmatch(
         r"Tuning job Tune-[0-9a-f]{12} failed: all 2 training jobs failed; "
-        r"Tune-[0-9a-f]{12}-001-[0-9a-f]{8}: AlgorithmError: exit code 1: mode a is broken",
+        r"Tune-[0-9a-f]{12}-001-[0-9a-f]{8}: AlgorithmError: ExecuteUserScriptError: ExitCode 1 "
+        r'ErrorMessage "" Command ".*train\.py .*" \(last output: RuntimeError: mode a is broken\)',
         reason,
     ), reason
     assert execution.failure_reason == f"Step Tune failed: {reason}"

@@ -157,10 +157,23 @@ class AlertSettings(Strict):
         return value
 
 
+class LocalImage(Strict):
+    """What stands in locally for the images whose URI matches one `local.images` pattern."""
+
+    # The interpreter that stands in for the image's python (default: the executor's own).
+    python: str | None = None
+    # The SageMaker built-in algorithm the image implements, for a training job with no
+    # sagemaker_program (SageMaker's own algorithm images are recognised without this).
+    algorithm: Literal["xgboost"] | None = None
+
+
 class LocalSettings(Strict):
     """How the Docker-free executor stands in for containers on this machine."""
 
-    # image URI -> interpreter that stands in for the image's python (default: this one)
+    # image URI glob (fnmatch: `*/sagemaker-xgboost:*`) -> its local stand-in; first match wins
+    images: dict[str, LocalImage] = Field(default_factory=dict)
+    # image URI -> interpreter that stands in for the image's python (the older, exact form of
+    # `images: {URI: {python: ...}}`)
     interpreters: dict[str, str] = Field(default_factory=dict)
     # Lambda function name -> "module:function" run in process by Lambda steps
     lambdas: dict[str, str] = Field(default_factory=dict)

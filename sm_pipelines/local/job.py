@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sm_pipelines.config.naming import sagemaker_arn
 from sm_pipelines.local import sandbox as sandboxes
+from sm_pipelines.local.images import ImageMap
 from sm_pipelines.local.state import LocalState
 
 # SageMaker's exception types, used to match a failure against the step's RetryPolicies.
@@ -44,7 +44,7 @@ class JobContext:
     cwd: Path
     region: str
     account: str
-    interpreters: dict[str, str] = field(default_factory=dict)
+    images: ImageMap = field(default_factory=ImageMap)
     lambdas: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     # The `unshare` prefix when the job gets its sandbox mounted at /opt/ml; None: rewriting.
@@ -87,7 +87,7 @@ class JobContext:
         return value
 
     def interpreter(self, image: str | None) -> str:
-        return self.interpreters.get(image or "", sys.executable)
+        return self.images.python(image)
 
 
 def evaluated_arguments(raw: dict[str, Any], scope: Any) -> dict[str, Any]:

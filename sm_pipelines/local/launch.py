@@ -18,6 +18,7 @@ from sm_pipelines.definition.document import compiled_path
 from sm_pipelines.errors import UserError
 from sm_pipelines.local.alerts import AlertRouter
 from sm_pipelines.local.execution import SUCCEEDED, Execution, list_executions, load_execution
+from sm_pipelines.local.images import ImageMap
 from sm_pipelines.local.plan import PipelineDefinition, load_definition, read_definition
 from sm_pipelines.local.progress import Progress
 from sm_pipelines.local.runner import Runner, RunSettings
@@ -47,7 +48,7 @@ def _settings(
         cwd=Path.cwd(),
         region=env.region if env else "us-east-1",
         account=env.account_id if env else "000000000000",
-        interpreters=dict(local.interpreters) if local else {},
+        images=ImageMap.from_settings(local),
         lambdas={**handlers, **(local.lambdas if local else {})},
         max_parallel=max_parallel,
         services=tuple(local.services) if local else (),

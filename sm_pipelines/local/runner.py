@@ -30,6 +30,7 @@ from sm_pipelines.local.execution import (
     now,
 )
 from sm_pipelines.local.expressions import ExpressionError, Scope
+from sm_pipelines.local.images import ImageMap
 from sm_pipelines.local.job import JobContext, StepFailure
 from sm_pipelines.local.plan import PipelineDefinition, StepNode
 from sm_pipelines.local.state import LocalState
@@ -44,7 +45,7 @@ class RunSettings:
     cwd: Path = field(default_factory=Path.cwd)
     region: str = "us-east-1"
     account: str = "000000000000"
-    interpreters: dict[str, str] = field(default_factory=dict)
+    images: ImageMap = field(default_factory=ImageMap)
     lambdas: dict[str, str] = field(default_factory=dict)
     max_parallel: int = 2
     sleep: Callable[[float], None] = time.sleep
@@ -368,7 +369,7 @@ class Runner:
             cwd=self.settings.cwd,
             region=self.settings.region,
             account=self.settings.account,
-            interpreters=self.settings.interpreters,
+            images=self.settings.images,
             lambdas=self.settings.lambdas,
             environment={STATE_VARIABLE: str(self.state.root), **self.settings.environment},
             namespace=self.settings.namespace,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
+from sm_pipelines.config.naming import arn_in
 from sm_pipelines.local.s3_endpoint import s3_endpoint
 from sm_pipelines.local.state import LocalState
 
@@ -50,12 +51,12 @@ def _session_class() -> type[PipelineSession]:
             return self.local_account
 
         def get_caller_identity_arn(self) -> str:
-            return f"arn:aws:iam::{self.local_account}:role/sm-pipelines-local"
+            return self.expand_role("sm-pipelines-local")
 
         def expand_role(self, role: str) -> str:
             if role.startswith("arn:"):
                 return role
-            return f"arn:aws:iam::{self.local_account}:role/{role}"
+            return arn_in("aws", "iam", "", self.local_account, f"role/{role}")
 
     return StateSession
 

@@ -14,13 +14,6 @@ from sagemaker.workflow.pipeline import Pipeline
 
 from tests.corpus._kit import PREFIX, Run, pipeline, script_step
 
-XFAIL = (
-    "executor bug: a processing job gets a Boolean parameter through str(), so its argv and "
-    "environment hold 'True'/'False' where SageMaker passes 'true'/'false' "
-    "(sm_pipelines/local/steps/processing.py renders ContainerArguments and Environment with "
-    "str(); Std:Join already uses expressions.to_text)"
-)
-
 PARAMS = ("--param", "Enabled=true")
 
 SCRIPTS = {

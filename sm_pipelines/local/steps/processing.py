@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sm_pipelines.local.expressions import to_text
 from sm_pipelines.local.job import JobContext, StepFailure, command_for, run_job
 from sm_pipelines.local.job import evaluated_arguments as prepare
 
@@ -34,11 +35,12 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     for item in outputs:
         ctx.container_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
     command = [
-        str(ctx.rewrite(part))
+        to_text(ctx.rewrite(part))
         for part in command_for(ctx, image, entrypoint + list(app.get("ContainerArguments") or []))
     ]
     env = {
-        key: str(ctx.rewrite(value)) for key, value in (arguments.get("Environment") or {}).items()
+        key: to_text(ctx.rewrite(value))
+        for key, value in (arguments.get("Environment") or {}).items()
     }
     env["SM_ML_ROOT"] = ctx.job_path("/opt/ml")
     timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")

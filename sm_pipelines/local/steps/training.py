@@ -1,24 +1,31 @@
-"""Training jobs in script mode: the contract the SageMaker training toolkit gives a script.
+"""Training jobs: what the SageMaker platform does around the container, and which runtime
+stands in for the container (`local/runtimes/`).
 
-/opt/ml/code holds sagemaker_submit_directory, /opt/ml/input/data/<channel> each channel,
-/opt/ml/input/config the hyperparameters; the script saves to /opt/ml/model, which is packed to
-<S3OutputPath>/<job>/output/model.tar.gz. SM_* variables and --key value arguments as the
-toolkit sets them.
+The platform part is the executor's: each channel under /opt/ml/input/data/<channel>, the
+config files under /opt/ml/input/config (hyperparameters.json as the request has it,
+resourceconfig.json, inputdataconfig.json with each channel's ContentType), checkpoints synced
+from and to CheckpointConfig.S3Uri, /opt/ml/model packed to
+<S3OutputPath>/<job>/output/model.tar.gz and /opt/ml/output/data to output.tar.gz,
+/opt/ml/output/failure as the FailureReason, metrics from MetricDefinitions over the log.
+The container part is the runtime's: script mode (sagemaker_program) through the sagemaker-training
+toolkit, which decodes the hyperparameters, sets SM_*, passes `--key value` arguments and installs
+requirements.txt; a built-in algorithm (no script) through its stand-in.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
 
-from sm_pipelines.local.job import JobContext, StepFailure, command_for, run_job
+from sm_pipelines.local.expressions import to_text
+from sm_pipelines.local.images import LOCAL_ALGORITHMS, ImageRuntime
+from sm_pipelines.local.job import JobContext, StepFailure, run_job
 from sm_pipelines.local.job import evaluated_arguments as prepare
-from sm_pipelines.local.runtimes import remote_function
+from sm_pipelines.local.runtimes import remote_function, toolkit, xgboost_algorithm
 
 __all__ = ["prepare", "run"]
 
@@ -76,6 +83,109 @@ def _final_metrics(log: str, definitions: list[dict[str, str]]) -> list[dict[str
     return metrics
 
 
+def _script_or_algorithm(
+    ctx: JobContext, image: str | None, program: Any, submit_directory: Any
+) -> tuple[ImageRuntime, bool]:
+    """The image's stand-in, and whether the job runs a script (else a built-in algorithm)."""
+    runtime = ctx.images.runtime(image)
+    if program or submit_directory:
+        if not program or not submit_directory:
+            raise StepFailure(
+                "ClientError: script mode needs both the sagemaker_program and the "
+                "sagemaker_submit_directory hyperparameters"
+            )
+        return runtime, True
+    if runtime.algorithm in LOCAL_ALGORITHMS:
+        return runtime, False
+    if runtime.algorithm:
+        raise StepFailure(
+            f"ClientError: image {image} runs SageMaker's built-in {runtime.algorithm} "
+            "algorithm, which has no local stand-in (XGBoost is the one that has)"
+        )
+    raise StepFailure(
+        f"ClientError: image {image} is given no script (sagemaker_program) and is not a "
+        "built-in algorithm the executor knows; if it is a copy of one, map it under "
+        "local.images (e.g. '<registry>/my-xgboost:*': {algorithm: xgboost})"
+    )
+
+
+def _stage_inputs(ctx: JobContext, arguments: dict[str, Any], ml: Path) -> dict[str, Any]:
+    """Channels under /opt/ml/input/data and the config files the container reads."""
+    channels: dict[str, Any] = {}
+    for channel in arguments.get("InputDataConfig", []):
+        name = channel["ChannelName"]
+        source = channel.get("DataSource", {}).get("S3DataSource", {})
+        try:
+            ctx.state.copy_prefix(source["S3Uri"], ml / "input/data" / name)
+        except (FileNotFoundError, KeyError) as exc:
+            raise StepFailure(f"ClientError: channel {name}: {exc}") from None
+        channels[name] = {
+            "TrainingInputMode": channel.get("InputMode", "File"),
+            "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+            "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            **({"ContentType": channel["ContentType"]} if channel.get("ContentType") else {}),
+        }
+    instance_type = arguments.get("ResourceConfig", {}).get("InstanceType", "local")
+    config = ml / "input/config"
+    config.mkdir(parents=True, exist_ok=True)
+    hyperparameters = arguments.get("HyperParameters") or {}
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters), encoding="utf-8")
+    (config / "resourceconfig.json").write_text(
+        json.dumps(
+            {
+                "current_host": "algo-1",
+                "hosts": ["algo-1"],
+                "current_instance_type": instance_type,
+                "current_group_name": "homogeneousCluster",
+                "instance_groups": [
+                    {
+                        "instance_group_name": "homogeneousCluster",
+                        "instance_type": instance_type,
+                        "hosts": ["algo-1"],
+                    }
+                ],
+                "network_interface_name": "eth0",
+            }
+        ),
+        encoding="utf-8",
+    )
+    (config / "inputdataconfig.json").write_text(json.dumps(channels), encoding="utf-8")
+    for sub in ("model", "output/data", "code"):
+        (ml / sub).mkdir(parents=True, exist_ok=True)
+    return channels
+
+
+_TOOLKIT_LINE = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ sagemaker-training-toolkit ")
+
+
+def _last_user_line(output: str) -> str | None:
+    """The job's own last line of output before the toolkit reported the failure."""
+    before = output.split("Reporting training FAILURE", 1)[0].splitlines()
+    for line in reversed(before):
+        if line.strip() and not _TOOLKIT_LINE.match(line):
+            return line.strip()
+    return None
+
+
+def _failure_reason(failure: StepFailure, ctx: JobContext, ml: Path) -> str:
+    """SageMaker's FailureReason: what the job wrote to /opt/ml/output/failure, on one line.
+
+    The toolkit's generic path (the one the scikit-learn container takes) captures no stderr,
+    so its ErrorMessage is empty; the job's own last line of output is added then, marked.
+    """
+    reason_file = ml / "output/failure"
+    text = reason_file.read_text(errors="replace").strip() if reason_file.is_file() else ""
+    if not text or not failure.reason.startswith("AlgorithmError"):
+        return failure.reason
+    reason = f"AlgorithmError: {' '.join(text.split())}"
+    output_file = ctx.sandbox / "job-output.log"
+    if 'ErrorMessage ""' in reason and output_file.is_file():
+        last = _last_user_line(output_file.read_text(encoding="utf-8", errors="replace"))
+        if last:
+            reason = f"{reason} (last output: {last})"
+    return reason[:1024]
+
+
 def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     if remote_function.matches(arguments):
         return remote_function.run(ctx, arguments)
@@ -84,84 +194,37 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     hyperparameters = dict(arguments.get("HyperParameters") or {})
     program = _decoded(hyperparameters.get("sagemaker_program"))
     submit_directory = _decoded(hyperparameters.get("sagemaker_submit_directory"))
-    if not program or not submit_directory:
-        raise StepFailure(
-            "ClientError: no sagemaker_program / sagemaker_submit_directory hyperparameters; "
-            "the local executor runs script-mode training jobs"
-        )
+    runtime, script_mode = _script_or_algorithm(ctx, image, program, submit_directory)
     ml = ctx.container_path(ML)
     code_dir = ml / "code"
-    _stage_code(ctx, submit_directory, code_dir)
-    if not (code_dir / program).is_file():
-        raise StepFailure(
-            f"ClientError: sagemaker_program {program!r} is not in {submit_directory}"
-        )
-
-    channels = []
-    for channel in arguments.get("InputDataConfig", []):
-        name = channel["ChannelName"]
-        source = channel.get("DataSource", {}).get("S3DataSource", {})
-        try:
-            ctx.state.copy_prefix(source["S3Uri"], ml / "input/data" / name)
-        except (FileNotFoundError, KeyError) as exc:
-            raise StepFailure(f"ClientError: channel {name}: {exc}") from None
-        channels.append(name)
+    if script_mode:
+        _stage_code(ctx, submit_directory, code_dir)
+        if not (code_dir / program).is_file():
+            raise StepFailure(
+                f"ClientError: sagemaker_program {program!r} is not in {submit_directory}"
+            )
+    _stage_inputs(ctx, arguments, ml)
     checkpoint = arguments.get("CheckpointConfig")
     checkpoint_dir = ctx.container_path((checkpoint or {}).get("LocalPath", f"{ML}/checkpoints"))
     if checkpoint and ctx.state.s3_path(checkpoint["S3Uri"]).exists():
         ctx.state.copy_prefix(checkpoint["S3Uri"], checkpoint_dir)
 
-    config = ml / "input/config"
-    config.mkdir(parents=True, exist_ok=True)
-    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters), encoding="utf-8")
-    (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}), encoding="utf-8"
-    )
-    (config / "inputdataconfig.json").write_text(
-        json.dumps({name: {"TrainingInputMode": "File"} for name in channels}), encoding="utf-8"
-    )
-    for sub in ("model", "output/data"):
-        (ml / sub).mkdir(parents=True, exist_ok=True)
-    seen = ctx.job_path
-    user = {k: _decoded(v) for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
     env = {
-        key: str(ctx.rewrite(value)) for key, value in (arguments.get("Environment") or {}).items()
+        key: to_text(ctx.rewrite(value))
+        for key, value in (arguments.get("Environment") or {}).items()
     }
-    env.update(
-        {
-            "SM_ML_ROOT": seen(ML),
-            "SM_MODEL_DIR": seen(f"{ML}/model"),
-            "SM_OUTPUT_DIR": seen(f"{ML}/output"),
-            "SM_OUTPUT_DATA_DIR": seen(f"{ML}/output/data"),
-            "SM_INPUT_DIR": seen(f"{ML}/input"),
-            "SM_INPUT_CONFIG_DIR": seen(f"{ML}/input/config"),
-            "SM_CHANNELS": json.dumps(channels),
-            "SM_HPS": json.dumps(user),
-            "SM_HOSTS": json.dumps(["algo-1"]),
-            "SM_CURRENT_HOST": "algo-1",
-            "SM_NUM_GPUS": "0",
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_USER_ENTRY_POINT": program,
-            "SM_MODULE_DIR": submit_directory,
-            **{f"SM_CHANNEL_{name.upper()}": seen(f"{ML}/input/data/{name}") for name in channels},
-            **{f"SM_HP_{key.upper()}": str(value) for key, value in user.items()},
-        }
-    )
-    args = [item for key, value in user.items() for item in (f"--{key}", str(value))]
-    # A shell launcher (the SDK's repack job has one) runs under its shell, as the container's
-    # entrypoint runs it; anything else with the image's python.
-    script = seen(f"{ML}/code/{program}")
-    if program.endswith(".sh"):
-        command = ["/bin/sh", script, *args]
+    # Where the project's own jobs find /opt/ml when it is not mounted (processing does the same).
+    env["SM_ML_ROOT"] = ctx.job_path(ML)
+    if script_mode:
+        command, runtime_env = toolkit.command(ctx, runtime)
     else:
-        command = command_for(ctx, image, ["python3", script, *args])
+        command, runtime_env = xgboost_algorithm.command(ctx, runtime)
+    env.update(runtime_env)
     timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     try:
         log = run_job(ctx, command, env, code_dir, timeout, image)
     except StepFailure as failure:
-        reason_file = ml / "output/failure"
-        if reason_file.is_file() and reason_file.read_text().strip():
-            failure.reason = f"{failure.reason} ({reason_file.read_text().strip()[:500]})"
+        failure.reason = _failure_reason(failure, ctx, ml)
         raise
 
     output_path = arguments.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
@@ -171,18 +234,22 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     model_uri = f"{output_path}/{name}/output/model.tar.gz"
     model = _pack(ml / "model")
     if model is None:
-        raise StepFailure("AlgorithmError: the training script saved nothing to SM_MODEL_DIR")
+        raise StepFailure("AlgorithmError: the training job saved nothing to /opt/ml/model")
     ctx.state.put_bytes(model_uri, model)
     output_data = _pack(ml / "output/data")
     if output_data is not None:
         ctx.state.put_bytes(f"{output_path}/{name}/output/output.tar.gz", output_data)
     if checkpoint and checkpoint_dir.is_dir():
         ctx.state.upload_dir(checkpoint_dir, checkpoint["S3Uri"])
+    if script_mode:
+        metrics = _final_metrics(log, algorithm.get("MetricDefinitions", []))
+    else:
+        metrics = xgboost_algorithm.final_metrics(log)
     return {
         **arguments,
         "TrainingJobName": name,
         "TrainingJobArn": ctx.arn("training-job", name),
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
-        "FinalMetricDataList": _final_metrics(log, algorithm.get("MetricDefinitions", [])),
+        "FinalMetricDataList": metrics,
     }

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_pipelines.local import batch, registry
+from sm_pipelines.local.expressions import to_text
 from sm_pipelines.local.job import (
     JobContext,
     StepFailure,
@@ -326,7 +327,7 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
         "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "1",
         **job_env,
     }
-    env = {key: str(ctx.rewrite(value)) for key, value in env.items()}
+    env = {key: to_text(ctx.rewrite(value)) for key, value in env.items()}
     command = command_for(ctx, image, ["python3", str(SERVER), str(work)])
     cwd = code_dir if code_dir.is_dir() else ml / "model"
     try:
