@@ -36,10 +36,9 @@ ROLE = "arn:aws:iam::000000000000:role/runner"
 SETTINGS = {"role": ROLE, "image_uri": IMAGE, "instance_type": "ml.m5.large"}
 NAMESPACE, WHY_NOT = namespace_prefix()
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(NAMESPACE is None, reason=f"@step jobs need /opt/ml mounted: {WHY_NOT}"),
-]
+pytestmark = pytest.mark.skipif(
+    NAMESPACE is None, reason=f"@step jobs need /opt/ml mounted: {WHY_NOT}"
+)
 
 
 def _run(tmp_path: Path, steps: list[Any], **pipeline: Any) -> tuple[Execution, LocalState]:
