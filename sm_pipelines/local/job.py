@@ -13,6 +13,7 @@ from typing import Any
 from sm_pipelines.config.naming import sagemaker_arn
 from sm_pipelines.local import sandbox as sandboxes
 from sm_pipelines.local.images import ImageMap
+from sm_pipelines.local.s3_endpoint import job_variables, s3_endpoint
 from sm_pipelines.local.state import LocalState
 
 # SageMaker's exception types, used to match a failure against the step's RetryPolicies.
@@ -137,7 +138,14 @@ def run_job(
         ml_dir.mkdir(parents=True, exist_ok=True)
         command = sandboxes.wrap(ctx.namespace, ml_dir, command)
     try:
-        with output_file.open("w", encoding="utf-8") as out:
+        with (
+            s3_endpoint(ctx.state.s3_root, ctx.region) as url,
+            output_file.open("w", encoding="utf-8") as out,
+        ):
+            # The job's own boto3 S3 calls (the SDK's repack script, a user's code) reach the
+            # state folder, as its S3 would in AWS; a runtime that set its own endpoint keeps it.
+            if "AWS_ENDPOINT_URL_S3" not in env:
+                full_env.update(job_variables(url, ctx.region, full_env))
             process = subprocess.run(
                 command,
                 env=full_env,

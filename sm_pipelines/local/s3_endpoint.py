@@ -538,3 +538,19 @@ def s3_endpoint(s3_root: Path, region: str = "us-east-1") -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def job_variables(url: str, region: str, known: dict[str, str]) -> dict[str, str]:
+    """What a job's process needs for boto3's S3 to be this endpoint: its URL, the region, and
+    placeholder credentials where `known` (the job's whole environment) names none, since the
+    endpoint checks no signature and botocore would otherwise search the machine (and the
+    instance metadata service) for some."""
+    variables = {
+        "AWS_ENDPOINT_URL_S3": url,
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
+        "AWS_REGION": known.get("AWS_REGION") or known.get("AWS_DEFAULT_REGION") or region,
+        "AWS_DEFAULT_REGION": known.get("AWS_DEFAULT_REGION") or region,
+    }
+    if not known.get("AWS_ACCESS_KEY_ID") and not known.get("AWS_PROFILE"):
+        variables.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+    return variables

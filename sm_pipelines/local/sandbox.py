@@ -146,9 +146,18 @@ def tool_dir(sandbox: Path, state_root: Path, interpreter: str, image: str | Non
         # A script that execs the interpreter by its own path, not a symlink: a virtual
         # environment's python run through a symlink elsewhere finds no pyvenv.cfg beside it
         # and starts without the environment's packages.
+        # `python -m pip` (the SDK's FrameworkProcessor launcher installs requirements so)
+        # is the image's pip too.
         launcher = tools / name
         launcher.unlink(missing_ok=True)
-        launcher.write_text(f'#!/bin/sh\nexec "{interpreter}" "$@"\n', encoding="utf-8")
+        launcher.write_text(
+            "#!/bin/sh\n"
+            'if [ "$1" = "-m" ] && { [ "$2" = "pip" ] || [ "$2" = "pip3" ]; }; then\n'
+            f'    shift 2; exec "{tools / "pip"}" "$@"\n'
+            "fi\n"
+            f'exec "{interpreter}" "$@"\n',
+            encoding="utf-8",
+        )
         launcher.chmod(0o755)
     site = image_site(state_root, image)
     site.mkdir(parents=True, exist_ok=True)

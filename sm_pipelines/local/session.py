@@ -81,7 +81,16 @@ def state_session(
 
     with (
         s3_endpoint(root.s3_root, region) as url,
-        mock.patch.dict(os.environ, {"AWS_EC2_METADATA_DISABLED": "true"}),
+        # Every S3 client made while the session is open reaches the state, including those
+        # the SDK makes from the boto session itself (a framework model's code upload does).
+        mock.patch.dict(
+            os.environ,
+            {
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ENDPOINT_URL_S3": url,
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
+            },
+        ),
         mock.patch.object(telemetry, "_send_telemetry_request", no_telemetry),
         warnings.catch_warnings(),
     ):

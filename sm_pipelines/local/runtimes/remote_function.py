@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from sm_pipelines.local.job import JobContext, StepFailure, run_job
-from sm_pipelines.local.s3_endpoint import s3_endpoint
+from sm_pipelines.local.s3_endpoint import job_variables, s3_endpoint
 
 ML = "/opt/ml"
 BOOTSTRAP_CHANNEL = "sagemaker_remote_function_bootstrap"
@@ -191,20 +191,12 @@ def _environment(ctx: JobContext, arguments: dict[str, Any], name: str, url: str
     env = {key: str(value) for key, value in (arguments.get("Environment") or {}).items()}
     env.update(
         {
-            "AWS_ENDPOINT_URL_S3": url,
-            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
-            "AWS_REGION": env.get("AWS_DEFAULT_REGION", ctx.region),
             "TRAINING_JOB_NAME": name,
             "TRAINING_JOB_ARN": ctx.arn("training-job", name),
             "PYTHONUNBUFFERED": "1",
         }
     )
-    env.setdefault("AWS_DEFAULT_REGION", ctx.region)
-    known = {**os.environ, **ctx.environment}
-    if not known.get("AWS_ACCESS_KEY_ID") and not known.get("AWS_PROFILE"):
-        # The endpoint checks no signature; without this botocore would search the machine
-        # (and the instance metadata service) for credentials.
-        env.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+    env.update(job_variables(url, ctx.region, {**os.environ, **ctx.environment, **env}))
     return env
 
 
