@@ -166,7 +166,7 @@ def _xgboost_handlers(image: str) -> dict[str, Any]:
         raise Refused(
             f"ClientError: model image {image} is the SageMaker XGBoost algorithm, which runs "
             "locally only where the image's Python has the xgboost package (pip install "
-            "xgboost, or map the image to such an interpreter under local.interpreters)"
+            "xgboost, or map the image to such an interpreter under local.images)"
         ) from None
     np = _numpy()
 

@@ -9,7 +9,7 @@ Where namespaces are unavailable (macOS, a locked-down container) the executor f
 rewriting container paths in arguments and variables into the sandbox, and says so once a run.
 
 Inside a job, `python`, `python3` and `pip` are the image's: `python` is the interpreter mapped
-to the image (`local.interpreters`, else this one), and `pip install` installs what the
+to the image (`local.images`, else this one), and `pip install` installs what the
 interpreter lacks into a per-image folder under the state (`images/<digest>/site-packages`,
 on the job's PYTHONPATH), once, reused by later runs, as a framework container's
 `requirements.txt` handling would; a package that cannot be had is one line naming it.
