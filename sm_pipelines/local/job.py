@@ -3,9 +3,11 @@ evaluated Arguments) and running a job's process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ class JobContext:
     environment: dict[str, str] = field(default_factory=dict)
     # The `unshare` prefix when the job gets its sandbox mounted at /opt/ml; None: rewriting.
     namespace: tuple[str, ...] | None = None
+    # The run's loopback S3 endpoint over the state (None: each job starts its own).
+    s3_url: str | None = None
 
     @property
     def job_name(self) -> str:
@@ -89,6 +93,16 @@ class JobContext:
 
     def interpreter(self, image: str | None) -> str:
         return self.images.python(image)
+
+
+@contextlib.contextmanager
+def job_s3(ctx: JobContext) -> Iterator[str]:
+    """The S3 endpoint a job's process uses: the run's, else one for this job alone."""
+    if ctx.s3_url:
+        yield ctx.s3_url
+        return
+    with s3_endpoint(ctx.state.s3_root, ctx.region) as url:
+        yield url
 
 
 def evaluated_arguments(raw: dict[str, Any], scope: Any) -> dict[str, Any]:
@@ -139,7 +153,7 @@ def run_job(
         command = sandboxes.wrap(ctx.namespace, ml_dir, command)
     try:
         with (
-            s3_endpoint(ctx.state.s3_root, ctx.region) as url,
+            job_s3(ctx) as url,
             output_file.open("w", encoding="utf-8") as out,
         ):
             # The job's own boto3 S3 calls (the SDK's repack script, a user's code) reach the

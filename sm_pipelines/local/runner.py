@@ -33,6 +33,7 @@ from sm_pipelines.local.expressions import ExpressionError, Scope
 from sm_pipelines.local.images import ImageMap
 from sm_pipelines.local.job import JobContext, StepFailure
 from sm_pipelines.local.plan import PipelineDefinition, StepNode
+from sm_pipelines.local.s3_endpoint import s3_endpoint
 from sm_pipelines.local.state import LocalState
 
 Listener = Callable[[str, Execution, StepRecord | None], None]
@@ -75,6 +76,7 @@ class Runner:
         self.pipeline = pipeline
         self.settings = settings
         self.listener = listener
+        self._s3_url: str | None = None
 
     # -- public ---------------------------------------------------------------------------
     def start(
@@ -231,7 +233,11 @@ class Runner:
         order = list(self.definition.steps)
         running: dict[Future[StepRecord], str] = {}
         failed = False
-        with ThreadPoolExecutor(max_workers=max(1, self.settings.max_parallel)) as pool:
+        # One loopback S3 endpoint over the state for the whole run: every job's S3.
+        with (
+            s3_endpoint(self.state.s3_root, self.settings.region) as self._s3_url,
+            ThreadPoolExecutor(max_workers=max(1, self.settings.max_parallel)) as pool,
+        ):
             while True:
                 scope = self._scope(execution)
                 changed = False
@@ -373,6 +379,7 @@ class Runner:
             lambdas=self.settings.lambdas,
             environment={STATE_VARIABLE: str(self.state.root), **self.settings.environment},
             namespace=self.settings.namespace,
+            s3_url=self._s3_url,
         )
 
 

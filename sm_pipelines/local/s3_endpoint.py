@@ -530,7 +530,10 @@ def s3_endpoint(s3_root: Path, region: str = "us-east-1") -> Iterator[str]:
     """Serve `s3_root` (`<state>/s3`) as S3 on a free loopback port; yields its URL."""
     s3_root.mkdir(parents=True, exist_ok=True)
     server = _Server(_Store(s3_root), region)
-    thread = threading.Thread(target=server.serve_forever, name="s3-endpoint", daemon=True)
+    # A short poll: closing waits for the loop's next turn, once per run or job.
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="s3-endpoint", daemon=True
+    )
     thread.start()
     try:
         yield server.url

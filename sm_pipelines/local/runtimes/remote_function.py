@@ -49,8 +49,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from sm_pipelines.local.job import JobContext, StepFailure, run_job
-from sm_pipelines.local.s3_endpoint import job_variables, s3_endpoint
+from sm_pipelines.local.job import JobContext, StepFailure, job_s3, run_job
+from sm_pipelines.local.s3_endpoint import job_variables
 
 ML = "/opt/ml"
 BOOTSTRAP_CHANNEL = "sagemaker_remote_function_bootstrap"
@@ -219,7 +219,7 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     name = ctx.named(arguments.get("TrainingJobName"))
     timeout = (arguments.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-    with s3_endpoint(ctx.state.s3_root, ctx.region) as url:
+    with job_s3(ctx) as url:
         env = _environment(ctx, arguments, name, url)
         try:
             run_job(ctx, [*entrypoint, *container_arguments], env, workdir, timeout, image)
