@@ -16,7 +16,7 @@ QUESTION ?= How do you roll out a new model version without risking production?
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff bootstrap upsert-pipeline graph lint format bench clean
+.PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff bootstrap upsert-pipeline graph lint format bench clean image-envs
 
 setup: $(STAMP)
 
@@ -43,6 +43,13 @@ test: setup ## the same gates as CI, in the same order, then the suite
 	$(CLI) validate
 	$(CLI) parity
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# One virtual environment per image (containers/*) with exactly its extra and its base's packages
+# (the same torch build as .venv), for `sm-pipelines run --local --images`: a rehearsal of the
+# cloud's environments. Reused while the image's inputs are unchanged; `make test` runs the parity
+# gate instead, which needs no environment.
+image-envs: setup ## build or reuse .sm-local/image-envs/<image>-<hash> for each image
+	$(CLI) image-envs $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX),)
 
 test-all: setup ## the gate suite plus the slow end-to-end runs of the real pipeline
 	$(BIN)/python -m pytest -q

@@ -184,7 +184,13 @@ def _state(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sm_pipelines.local.launch import parse_params, resolve_target, run, stage_code
+    from sm_pipelines.local.launch import (
+        parse_params,
+        resolve_target,
+        run,
+        stage_code,
+        use_image_envs,
+    )
 
     if not args.local:
         raise UserError(
@@ -222,10 +228,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         source = args.definition or f"definitions/compiled/{args.env}/{target.pipeline}.json"
     if not args.definition and not from_reference:
         stage_code(target, Path(args.definitions).resolve().parent)
+    use_image_envs(target, Path(args.definitions).resolve().parent, args.images)
     execution = run(target, parse_params(args.param or []), args.quiet, source, reference, selected)
     if not args.quiet:
         print(f"state: {target.state.root}")
     return 0 if execution.status == "Succeeded" else 1
+
+
+def cmd_image_envs(args: argparse.Namespace) -> int:
+    from sm_pipelines.local.image_envs import ensure_all
+
+    ensure_all(Path(args.definitions).resolve().parent, args.image, torch_index=args.torch_index)
+    return 0
 
 
 def cmd_executions(args: argparse.Namespace) -> int:
@@ -357,7 +371,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", help="selective run: the steps to run again, comma-separated")
     run.add_argument("--parallel", type=int, default=2, help="steps run at once (default: 2)")
     run.add_argument("--quiet", action="store_true", help="no live progress; one final line")
+    run.add_argument(
+        "--images",
+        action="store_true",
+        help="run each job of a project image with exactly that image's packages (its image env)",
+    )
     local_options(run)
+    image_envs = add(
+        "image-envs", cmd_image_envs, "build (or reuse) one virtual environment per image"
+    )
+    image_envs.add_argument("--image", action="append", help="image (default: containers/*)")
+    image_envs.add_argument("--torch-index", help="where torch comes from (default: pip's index)")
 
     executions = add("executions", cmd_executions, "list local executions, newest first")
     executions.add_argument("--limit", type=int, default=20)

@@ -175,6 +175,9 @@ class LocalSettings(Strict):
     # image URI -> interpreter that stands in for the image's python (the older, exact form of
     # `images: {URI: {python: ...}}`)
     interpreters: dict[str, str] = Field(default_factory=dict)
+    # Run each job of the project's images (containers/*) in its image environment, holding
+    # exactly what the image installs, as `run --images` does (sm_pipelines/local/image_envs.py).
+    image_envs: bool = False
     # Lambda function name -> "module:function" run in process by Lambda steps
     lambdas: dict[str, str] = Field(default_factory=dict)
     state_dir: str = ".sm-local"

@@ -91,21 +91,34 @@ def _closure(names: set[str], extras: set[str] = frozenset()) -> set[str]:
     return {key.split("[", 1)[0] for key in seen}
 
 
-def provided_by(project_root: Path, image: str) -> set[str]:
-    """The distributions an image provides: its extras' closure and its base's packages."""
+def image_inputs(project_root: Path, image: str) -> tuple[set[str], list[str]]:
+    """(the extras `containers/<image>/Dockerfile` installs, the requirements its base ships as
+    `base-packages.txt` declares them): what an image holds, for the gate and for the local
+    image environments (local/image_envs.py)."""
     dockerfile = project_root / "containers" / image / "Dockerfile"
     if not dockerfile.is_file():
         raise UserError(f"{dockerfile}: no Dockerfile for image {image!r}")
     extras = {e for group in _EXTRAS.findall(dockerfile.read_text()) for e in group.split(",")}
     base_file = dockerfile.parent / "base-packages.txt"
-    base = set()
+    base: list[str] = []
     if base_file.is_file():
         for line in base_file.read_text(encoding="utf-8").splitlines():
             line = line.split("#", 1)[0].strip()
-            if line:
-                base.add(normalize(line))
+            if not line:
+                continue
+            try:
+                Requirement(line)
+            except InvalidRequirement as exc:
+                raise UserError(f"{base_file}: {line!r} is not a requirement ({exc})") from None
+            base.append(line)
+    return extras, base
+
+
+def provided_by(project_root: Path, image: str) -> set[str]:
+    """The distributions an image provides: its extras' closure and its base's packages."""
+    extras, base = image_inputs(project_root, image)
     project = _closure({PROJECT_DISTRIBUTION}, extras) - {normalize(PROJECT_DISTRIBUTION)}
-    return project | _closure(base)
+    return project | _closure({normalize(Requirement(line).name) for line in base})
 
 
 @cache

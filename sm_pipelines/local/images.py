@@ -10,8 +10,10 @@ with a local stand-in (`runtimes/xgboost_algorithm.py`).
 
 `local.images` in the environment maps URI globs to a stand-in (`python:` the interpreter for
 the image's Python, `algorithm:` the built-in algorithm a private copy of an image runs);
-`local.interpreters` is the older exact-URI form of `python:`. Anything else runs with the
-executor's own interpreter.
+`local.interpreters` is the older exact-URI form of `python:`. With `run --images` the
+project's own images run in their image environments (`local/image_envs.py`: a virtual
+environment built from exactly the image's requirements), ahead of both. Anything else runs with
+the executor's own interpreter.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,9 @@ class ImageRuntime:
     framework: str | None = None
     # The built-in algorithm the image runs when a job names no script; None: it runs scripts.
     algorithm: str | None = None
+    # `python` is the image's own environment (run --images), holding exactly what the image
+    # installs: a `python -m` job then imports its code from the bundle on PYTHONPATH, as in AWS.
+    isolated: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,12 +108,18 @@ class ImageMap:
     rules: tuple[tuple[str, LocalImage], ...] = ()
     interpreters: Mapping[str, str] = field(default_factory=dict)
     default_python: str = sys.executable
+    # image URI -> the python of its image environment (run --images); wins over the rules
+    envs: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, local: LocalSettings | None) -> ImageMap:
         if local is None:
             return cls()
         return cls(rules=tuple(local.images.items()), interpreters=dict(local.interpreters))
+
+    def with_envs(self, envs: Mapping[str, str]) -> ImageMap:
+        """These rules, with the images of `envs` (URI -> python) run in their environments."""
+        return replace(self, envs={**self.envs, **envs})
 
     def runtime(self, image: str | None) -> ImageRuntime:
         uri = image or ""
@@ -120,6 +131,8 @@ class ImageMap:
                 python = mapped.python or python
                 algorithm = mapped.algorithm or algorithm
                 break
+        if uri in self.envs:
+            return ImageRuntime(uri, self.envs[uri], framework, algorithm, isolated=True)
         return ImageRuntime(uri, python or self.default_python, framework, algorithm)
 
     def python(self, image: str | None) -> str:

@@ -16,6 +16,7 @@ from sm_pipelines.config.naming import Names
 from sm_pipelines.config.pipeline import LambdaStepSpec
 from sm_pipelines.definition.document import compiled_path
 from sm_pipelines.errors import UserError
+from sm_pipelines.local import image_envs
 from sm_pipelines.local.alerts import AlertRouter
 from sm_pipelines.local.execution import SUCCEEDED, Execution, list_executions, load_execution
 from sm_pipelines.local.images import ImageMap
@@ -156,6 +157,18 @@ def stage_code(target: LocalTarget, project_root: Path) -> None:
         for path, data in bundle.files:
             target.state.put_bytes(location.source_prefix_uri + path, data)
         target.state.put_bytes(location.tarball_uri, bundle.tarball())
+
+
+def use_image_envs(target: LocalTarget, project_root: Path, requested: bool) -> None:
+    """`--images` (or the environment's `local.image_envs`): every job of a project image runs
+    in that image's environment, built first if it is missing or its inputs changed."""
+    local = target.env.local if target.env else None
+    if not requested and not (local and local.image_envs):
+        return
+    if target.env is None:
+        raise UserError("--images maps the environment's images to containers/*: no environment")
+    envs = image_envs.for_definition(project_root, target.env, target.definition.text)
+    target.settings.images = target.settings.images.with_envs(envs)
 
 
 def parse_params(pairs: list[str], flag: str = "--param") -> dict[str, str]:

@@ -11,6 +11,18 @@ from sm_pipelines.local.job import evaluated_arguments as prepare
 __all__ = ["prepare", "run"]
 
 
+def _bundle_first(command: list[str]) -> list[str]:
+    """`python -m module` in an image environment, with `-P`: the working directory (the
+    project, here) is not put ahead of PYTHONPATH, so the module comes from the code bundle
+    the job was given, as in the image, whose interpreter holds no copy of the project."""
+    for part in command[1:]:
+        if part == "-m":
+            return [command[0], "-P", *command[1:]]
+        if not part.startswith("-") or part == "-c":
+            break
+    return command
+
+
 def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     app = arguments.get("AppSpecification", {})
     image = app.get("ImageUri")
@@ -38,6 +50,8 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
         to_text(ctx.rewrite(part))
         for part in command_for(ctx, image, entrypoint + list(app.get("ContainerArguments") or []))
     ]
+    if ctx.images.runtime(image).isolated:
+        command = _bundle_first(command)
     env = {
         key: to_text(ctx.rewrite(value))
         for key, value in (arguments.get("Environment") or {}).items()
