@@ -16,6 +16,7 @@ from sagemaker.estimator import Estimator
 from sagemaker.inputs import TrainingInput
 from sagemaker.model import Model
 from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+from sagemaker.transformer import Transformer
 from sagemaker.workflow.condition_step import ConditionStep
 from sagemaker.workflow.conditions import ConditionLessThanOrEqualTo
 from sagemaker.workflow.fail_step import FailStep
@@ -25,7 +26,7 @@ from sagemaker.workflow.parameters import ParameterFloat, ParameterString
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.pipeline_definition_config import PipelineDefinitionConfig
 from sagemaker.workflow.properties import PropertyFile
-from sagemaker.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep
 
 from sm_pipelines.compile.session import offline_session
 from sm_pipelines.config.environment import LocalImage, LocalSettings
@@ -131,6 +132,10 @@ FILES = {
     f"{PREFIX}/data/validation/validation.csv": _rows(100, 2),
     f"{PREFIX}/data/test/test.csv": _rows(100, 3),
     f"{PREFIX}/code/evaluate.py": EVALUATE.encode(),
+    # Features only, as a batch to score (the abalone example's batch file).
+    f"{PREFIX}/data/batch/batch.csv": b"".join(
+        line.split(b",", 1)[1] + b"\n" for line in _rows(20, 4).splitlines()
+    ),
 }
 
 
@@ -211,6 +216,18 @@ def _abalone(
             approval_status=approval,
         ),
     )
+    create = ModelStep(name="CreateAbalone", step_args=model.create(instance_type="ml.m5.large"))
+    # No content type, as the example's TransformInput has none: the algorithm reads CSV.
+    transform = TransformStep(
+        name="TransformAbalone",
+        step_args=Transformer(
+            model_name=create.properties.ModelName,
+            instance_type="ml.m5.large",
+            instance_count=1,
+            output_path=f"{PREFIX}/transform",
+            sagemaker_session=session,
+        ).transform(data=f"{PREFIX}/data/batch"),
+    )
     fail = FailStep(
         name="RmseTooHigh",
         error_message=Join(
@@ -239,7 +256,7 @@ def _abalone(
                 right=0.25,
             ),
         ],
-        if_steps=[register],
+        if_steps=[register, create, transform],
         else_steps=[fail],
     )
     return Pipeline(
@@ -282,6 +299,12 @@ def test_xgboost_algorithm_trains_and_its_metric_registers_the_model(tmp_path: P
     container = version["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == training["ModelArtifacts"]["S3ModelArtifacts"]
     assert container["Image"] == XGBOOST
+    # The pickled Booster scored the batch: one prediction a line, CSV as the algorithm answers.
+    state = LocalState(root)
+    scores = state.s3_path(f"{PREFIX}/transform/batch.csv.out").read_text().split()
+    assert len(scores) == 20 and all(-5 < float(v) < 10 for v in scores)
+    # The evaluation script extracted the model into its working folder, which is the job's own.
+    assert not (tmp_path / "xgboost-model").exists()
 
 
 @needs_namespace

@@ -177,16 +177,20 @@ def _xgboost_handlers(image: str) -> dict[str, Any]:
             if len(files) != 1:
                 raise FileNotFoundError(f"no xgboost-model in the model (it holds {files})")
             path = os.path.join(model_dir, files[0])
-        booster = xgboost.Booster()
+        # As the container's serve_utils: a pickled Booster (what its training writes) first,
+        # then XGBoost's own model formats. (xgboost 3 reports a pickle it cannot load as a
+        # UnicodeDecodeError, not an XGBoostError.)
         try:
-            booster.load_model(path)
-        except xgboost.core.XGBoostError:
             with open(path, "rb") as handle:
-                booster = pickle.load(handle)
-        return booster
+                return pickle.load(handle)
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            booster = xgboost.Booster()
+            booster.load_model(path)
+            return booster
 
     def input_fn(input_data: Any, content_type: str | None) -> Any:
-        base = _base(content_type)
+        # A request with no content type is CSV, as the algorithm's serving stack reads it.
+        base = _base(content_type) or "text/csv"
         lines = [line for line in _text(input_data).splitlines() if line.strip()]
         if base == "text/csv":
             rows = [[float(v) if v.strip() else np.nan for v in line.split(",")] for line in lines]
@@ -343,7 +347,9 @@ def main(argv: list[str]) -> int:
         (work / "failure").write_text(str(refused), encoding="utf-8")
         print(refused, file=sys.stderr)
         return REFUSED
-    default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or "application/json"
+    # The framework toolkits answer JSON by default; the XGBoost algorithm one value a line.
+    builtin_accept = "text/csv" if plan.get("builtin") == "xgboost" else "application/json"
+    default_accept = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or builtin_accept
     timeout = plan.get("timeout")
     with deadline(timeout, "model_fn"):
         model = _call(found["model_fn"], plan["model_dir"])

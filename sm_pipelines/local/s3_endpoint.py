@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import uuid
@@ -538,7 +539,10 @@ def s3_endpoint(s3_root: Path, region: str = "us-east-1") -> Iterator[str]:
     try:
         yield server.url
     finally:
-        server.shutdown()
+        # At interpreter exit (a session never closed) the server's thread is already frozen
+        # and shutdown() would wait for it forever.
+        if not sys.is_finalizing():
+            server.shutdown()
         server.server_close()
         thread.join(timeout=5)
 

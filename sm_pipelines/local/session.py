@@ -70,6 +70,7 @@ def state_session(
 ) -> Iterator[PipelineSession]:
     """A PipelineSession whose S3 uploads land in the state folder, for as long as it is open."""
     import boto3
+    import sagemaker.session as sessions
     import sagemaker.telemetry.telemetry_logging as telemetry
 
     root = LocalState.at(state)
@@ -89,8 +90,16 @@ def state_session(
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_ENDPOINT_URL_S3": url,
                 "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
             },
         ),
+        # Objects built with no sagemaker_session (the abalone notebook's processors, estimator
+        # and transformer) make a plain Session of their own, which would ask STS for the
+        # account behind its default bucket.
+        mock.patch.object(sessions.Session, "default_bucket", lambda _self: bucket),
+        mock.patch.object(sessions.Session, "account_id", lambda _self: account),
         mock.patch.object(telemetry, "_send_telemetry_request", no_telemetry),
         warnings.catch_warnings(),
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sm_pipelines.local.expressions import to_text
@@ -21,6 +22,18 @@ def _bundle_first(command: list[str]) -> list[str]:
         if not part.startswith("-") or part == "-c":
             break
     return command
+
+
+def _working_dir(ctx: JobContext, image: str | None) -> Path:
+    """Where the job's process starts: the project's folder for the project's own images (their
+    `python -m components.<job>` finds the code there), a fresh folder in the sandbox for
+    SageMaker's images, whose scripts write where they stand (`tar.extractall(".")`) and must
+    not write into the folder the run was started from."""
+    if ctx.images.runtime(image).framework is None:
+        return ctx.cwd
+    work = ctx.sandbox / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    return work
 
 
 def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +71,7 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     }
     env["SM_ML_ROOT"] = ctx.job_path("/opt/ml")
     timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    run_job(ctx, command, env, ctx.cwd, timeout, image)
+    run_job(ctx, command, env, _working_dir(ctx, image), timeout, image)
     for item in outputs:
         s3_output = item["S3Output"]
         ctx.state.upload_dir(ctx.container_path(s3_output["LocalPath"]), s3_output["S3Uri"])
