@@ -19,6 +19,7 @@ from sagemaker.inputs import TrainingInput
 from sagemaker.processing import FrameworkProcessor, ProcessingInput, ProcessingOutput
 from sagemaker.pytorch.model import PyTorchModel
 from sagemaker.sklearn.estimator import SKLearn
+from sagemaker.sklearn.processing import SKLearnProcessor
 from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.steps import ProcessingStep, TrainingStep
@@ -285,3 +286,23 @@ def test_a_framework_model_registered_with_an_entry_point_is_repacked(tmp_path: 
     members = _members(state, artifact)
     assert "code/inference.py" in members and "model.json" in members
     assert members["code/inference.py"].decode() == INFERENCE
+
+
+def test_objects_built_without_a_session_use_the_state(tmp_path: Path) -> None:
+    # As the abalone example builds its steps: no sagemaker_session anywhere, so each object
+    # makes a plain Session of its own; the code it uploads still lands in the state.
+    state = LocalState(tmp_path / "state")
+    script = tmp_path / "count.py"
+    script.write_text("print('counted')\n")
+    with state_session(state.root) as _session:
+        processor = SKLearnProcessor(
+            framework_version="1.2-1",
+            role=ROLE,
+            instance_type="ml.m5.large",
+            instance_count=1,
+        )
+        step = ProcessingStep(name="Count", processor=processor, code=str(script))
+        definition = json.loads(Pipeline(name="plain", steps=[step]).definition())
+    code = definition["Steps"][0]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+    assert code.startswith("s3://sagemaker-local/") and code.endswith("/count.py")
+    assert state.s3_path(code).read_text() == "print('counted')\n"

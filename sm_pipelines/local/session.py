@@ -61,6 +61,12 @@ def _session_class() -> type[PipelineSession]:
     return StateSession
 
 
+def _bucket(root: LocalState, bucket: str) -> str:
+    """The default bucket, there in the state (as the SDK creates it when it is missing)."""
+    (root.s3_root / bucket).mkdir(parents=True, exist_ok=True)
+    return bucket
+
+
 @contextlib.contextmanager
 def state_session(
     state: str | Path | None = None,
@@ -98,7 +104,7 @@ def state_session(
         # Objects built with no sagemaker_session (the abalone notebook's processors, estimator
         # and transformer) make a plain Session of their own, which would ask STS for the
         # account behind its default bucket.
-        mock.patch.object(sessions.Session, "default_bucket", lambda _self: bucket),
+        mock.patch.object(sessions.Session, "default_bucket", lambda _self: _bucket(root, bucket)),
         mock.patch.object(sessions.Session, "account_id", lambda _self: account),
         mock.patch.object(telemetry, "_send_telemetry_request", no_telemetry),
         warnings.catch_warnings(),
