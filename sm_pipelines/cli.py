@@ -304,6 +304,15 @@ def cmd_callback(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from sm_pipelines.local.registry import models_table
 
+    if args.decision:
+        from sm_pipelines.local.approvals import decide
+
+        if not args.group or args.version is None:
+            raise UserError(f"models {args.decision} needs a group and a version number")
+        status = "Approved" if args.decision == "approve" else "Rejected"
+        return decide(
+            Path(args.definitions), args.state, args.group, args.version, status, args.reason
+        )
     print(models_table(_state(args)))
     return 0
 
@@ -406,7 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
     callback.add_argument("--output", action="append", metavar="NAME=VALUE", help="an output")
     callback.add_argument("--reason", help="why it failed")
     local_options(callback)
-    models = add("models", cmd_models, "list the local model registry with metrics")
+    models = add(
+        "models",
+        cmd_models,
+        "list the local model registry with metrics and decisions, or approve/reject a version "
+        "(which starts llm-twin-deploy through its rules, as in AWS)",
+    )
+    models.add_argument("decision", nargs="?", choices=["approve", "reject"])
+    models.add_argument("group", nargs="?", help="model package group (llm-twin-local)")
+    models.add_argument("version", nargs="?", type=int, help="version number")
+    models.add_argument("--reason", help="why (recorded as the version's ApprovalDescription)")
     local_options(models)
 
     iam = add("iam", cmd_iam, "print least-privilege IAM policies for an environment as JSON")

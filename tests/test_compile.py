@@ -53,7 +53,7 @@ def test_two_builds_in_separate_processes_give_identical_bytes(tmp_path: Path) -
     assert set(outputs[0]) == {
         f"{env}/{pipeline}.json"
         for env in ("local", "production", "staging")
-        for pipeline in ("llm-twin-ct", "llm-twin-monitoring")
+        for pipeline in ("llm-twin-ct", "llm-twin-deploy", "llm-twin-monitoring")
     }
 
 

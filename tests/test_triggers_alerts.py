@@ -50,6 +50,9 @@ def test_upsert_applies_triggers_and_alerts_then_changes_nothing(
         "rule llm-twin-alert-model-pending-approval-staging: created",
         "rule llm-twin-alert-quality-drop-staging: created",
         "rule llm-twin-monitoring-hourly-staging: created",
+        "pipeline llm-twin-deploy: created",
+        "rule llm-twin-deploy-model-approved-staging: created",
+        "rule llm-twin-deploy-model-rejected-staging: created",
     ):
         assert expected in first
     assert any(line.startswith("topic llm-twin-pipeline-alerts-staging: created") for line in first)
@@ -70,7 +73,11 @@ def test_upsert_applies_triggers_and_alerts_then_changes_nothing(
     )
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["sagemaker:StartPipelineExecution"]
-    assert statement["Resource"] == [PIPELINE_ARN, PIPELINE_ARN.replace("-ct", "-monitoring")]
+    assert statement["Resource"] == [
+        PIPELINE_ARN,
+        PIPELINE_ARN.replace("-ct", "-deploy"),
+        PIPELINE_ARN.replace("-ct", "-monitoring"),
+    ]
 
     sns = boto3.client("sns", region_name=REGION)
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:llm-twin-pipeline-alerts-staging"

@@ -37,6 +37,7 @@ JOB_INPUTS: dict[str, tuple[str, ...]] = {
     "train": ("train",),
     "evaluate": ("model", "test"),
     "deploy": (),
+    "release": (),
     "monitor": (),
 }
 JOB_OUTPUTS: dict[str, tuple[str, ...]] = {
@@ -46,6 +47,7 @@ JOB_OUTPUTS: dict[str, tuple[str, ...]] = {
     "train": (),
     "evaluate": ("evaluation",),
     "deploy": (),
+    "release": ("release",),
     "monitor": ("report",),
 }
 

@@ -17,6 +17,7 @@ from components.common import artifacts
 from components.common.job import JobError
 
 APPROVED = "Approved"
+REJECTED = "Rejected"
 _ARN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
     r"model-package/(?P<group>[A-Za-z0-9-]{1,63})/(?P<version>\d+)$"

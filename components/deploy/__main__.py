@@ -4,6 +4,11 @@ Only an Approved version is deployed. A version waiting for manual approval (pro
 the job successfully without deploying, so the pipeline does not fail for doing what it should;
 approving it later and re-running deploy ships it. A Rejected version fails the job.
 
+A version the endpoint already serves is not deployed again (CT's deploy step and the
+llm-twin-deploy pipeline that approval starts both end here, so a version approved on
+registration is deployed once). `ship(..., on_rejected="roll-back")` is what llm-twin-deploy
+does with a Rejected version: when it is the live one, the latest Approved version goes back.
+
 In AWS: a new Model and EndpointConfig, then create the endpoint or update it blue/green (old
 config kept, rollback on failure), then target-tracking autoscaling from AUTOSCALING_*. Under
 the local executor: the model is unpacked, health-checked and recorded as
@@ -16,7 +21,9 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from components.common import artifacts, hf_env, model_registry
 from components.common.contract import ml_root
@@ -48,64 +55,176 @@ def job_role_arn() -> str | None:
         return None
 
 
-def deploy_to_aws(
-    args: argparse.Namespace,
-    package: model_registry.ModelPackage,
-    scaling: autoscaling.ScalingPolicy | None,
-) -> str:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+@dataclass(frozen=True)
+class Outcome:
+    """What a deploy did: `action` is deployed, unchanged or skipped; `previous_config` is what
+    the endpoint ran before (the rollback target), `serving` the package it serves now."""
 
-    from components.deploy.sagemaker_endpoint import Deployer
+    action: str
+    message: str
+    serving: str | None = None
+    previous: str | None = None
+    previous_config: str | None = None
 
-    role = args.role_arn or os.environ.get("MODEL_EXECUTION_ROLE_ARN") or job_role_arn()
-    if not role:
-        raise JobError("no execution role for the model: pass --role-arn")
-    instance_type = args.instance_type or next(iter(package.instance_types), None)
-    if not instance_type:
-        raise JobError(
-            f"{package.arn} names no SupportedRealtimeInferenceInstanceTypes; pass --instance-type"
+    def report(self, endpoint: str) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "changed": int(self.action == "deployed"),
+            "endpoint": endpoint,
+            "model_package_arn": self.serving or "none",
+            "previous_model_package_arn": self.previous or "none",
+            "previous_endpoint_config": self.previous_config or "none",
+            "message": self.message,
+        }
+
+
+class AwsEndpoint:
+    """The SageMaker endpoint, through the blue/green Deployer."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        import boto3
+
+        from components.deploy.sagemaker_endpoint import Deployer
+
+        self.args = args
+        self.deployer = Deployer(
+            boto3.client("sagemaker"),
+            boto3.client("application-autoscaling"),
+            timeout_seconds=args.timeout_seconds,
         )
-    deployer = Deployer(
-        boto3.client("sagemaker"),
-        boto3.client("application-autoscaling"),
-        timeout_seconds=args.timeout_seconds,
+
+    def _call(self, action: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return action()
+        except (ClientError, BotoCoreError) as exc:
+            raise JobError(f"AWS call failed: {exc}") from None
+
+    def live(self) -> tuple[str | None, str | None]:
+        return self._call(lambda: self.deployer.live(self.args.endpoint_name))
+
+    def deploy(
+        self, package: model_registry.ModelPackage, scaling: autoscaling.ScalingPolicy | None
+    ) -> str:
+        role = self.args.role_arn or os.environ.get("MODEL_EXECUTION_ROLE_ARN") or job_role_arn()
+        if not role:
+            raise JobError("no execution role for the model: pass --role-arn")
+        instance_type = self.args.instance_type or next(iter(package.instance_types), None)
+        if not instance_type:
+            raise JobError(
+                f"{package.arn} names no SupportedRealtimeInferenceInstanceTypes; pass "
+                "--instance-type"
+            )
+        endpoint = self.args.endpoint_name
+        return self._call(
+            lambda: self.deployer.deploy(package, endpoint, role, instance_type, scaling)
+        )
+
+    def roll_back_to(self, config: str | None) -> str:
+        return self._call(lambda: self.deployer.roll_back_to(self.args.endpoint_name, config))
+
+
+class LocalEndpoint:
+    """<state>/endpoints/<name>.json, which the local model server serves."""
+
+    def __init__(self, state: Path, args: argparse.Namespace) -> None:
+        self.state, self.args = state, args
+
+    def live(self) -> tuple[str | None, str | None]:
+        from components.common import local_endpoints
+
+        record = local_endpoints.read(self.state, self.args.endpoint_name)
+        if not record:
+            return None, None
+        return record.get("ModelPackageArn"), record.get("EndpointConfigName")
+
+    def deploy(
+        self, package: model_registry.ModelPackage, scaling: autoscaling.ScalingPolicy | None
+    ) -> str:
+        from components.deploy import local_endpoint
+
+        hf_env.configure(offline=True)
+        endpoint = self.args.endpoint_name
+        record = local_endpoint.deploy(self.state, package, endpoint)
+        if scaling is not None:
+            print("deploy: autoscaling settings are ignored by local endpoints")
+        return (
+            f"local endpoint {endpoint} serves version {package.version} "
+            f"({record['EndpointConfigName']}); serve it with: python -m "
+            f"components.serving.model_server --state {Path(self.state).resolve()} "
+            f"--endpoint {endpoint}"
+        )
+
+    def roll_back_to(self, config: str | None) -> str:
+        from components.deploy import local_endpoint
+
+        return local_endpoint.roll_back_to(self.state, self.args.endpoint_name, config)
+
+
+def endpoint_for(args: argparse.Namespace) -> AwsEndpoint | LocalEndpoint:
+    state = artifacts.local_state()
+    return AwsEndpoint(args) if state is None else LocalEndpoint(state, args)
+
+
+def ship(args: argparse.Namespace, on_rejected: str = "fail") -> Outcome:
+    """Deploy the version unless the endpoint already serves it. A Rejected version fails, or
+    with on_rejected="roll-back" and the version live, the latest Approved one goes back."""
+    scaling = autoscaling.from_environment()  # a bad setting stops the job before any change
+    package = model_registry.describe(args.model_package_arn)
+    if package.status == PENDING:
+        return Outcome(
+            "skipped",
+            f"not deployed: {package.arn} is {PENDING}; approve it in the model registry, then "
+            "deploy it",
+        )
+    if package.status != model_registry.APPROVED and on_rejected != "roll-back":
+        raise JobError(f"refusing to deploy {package.arn}: it is {package.status}, not Approved")
+    endpoint = endpoint_for(args)
+    live, config = endpoint.live()
+    name = args.endpoint_name
+    if package.status == model_registry.APPROVED:
+        if live == package.arn:
+            return Outcome(
+                "unchanged",
+                f"endpoint {name} already serves {package.arn} (version {package.version}); "
+                "nothing to deploy",
+                live,
+                live,
+                config,
+            )
+        return Outcome("deployed", endpoint.deploy(package, scaling), package.arn, live, config)
+    if package.status != model_registry.REJECTED:
+        raise JobError(f"refusing to deploy {package.arn}: it is {package.status}, not Approved")
+    if live != package.arn:
+        return Outcome(
+            "unchanged",
+            f"{package.arn} is Rejected but endpoint {name} serves {live or 'nothing'}; "
+            "nothing to roll back",
+            live,
+            live,
+            config,
+        )
+    previous = model_registry.champion(package.group)
+    if previous is None:
+        raise JobError(
+            f"{package.arn} was rejected while endpoint {name} serves it, and {package.group} "
+            "has no Approved version to go back to; the endpoint still serves it"
+        )
+    message = endpoint.deploy(previous, scaling)
+    return Outcome(
+        "deployed",
+        f"version {package.version} was rejected while live: back to version "
+        f"{previous.version}; {message}",
+        previous.arn,
+        live,
+        config,
     )
-    try:
-        return deployer.deploy(package, args.endpoint_name, role, instance_type, scaling)
-    except (ClientError, BotoCoreError) as exc:
-        raise JobError(f"AWS call failed: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    state = artifacts.local_state()
-    scaling = autoscaling.from_environment()  # a bad setting stops the job before any change
-    package = model_registry.describe(args.model_package_arn)
-    if package.status == PENDING:
-        print(
-            f"deploy: not deployed: {package.arn} is {PENDING}; approve it in the model "
-            "registry, then deploy it"
-        )
-        return 0
-    if package.status != model_registry.APPROVED:
-        raise JobError(f"refusing to deploy {package.arn}: it is {package.status}, not Approved")
-    if state is None:
-        outcome = deploy_to_aws(args, package, scaling)
-    else:
-        from components.deploy import local_endpoint
-
-        hf_env.configure(offline=True)
-        record = local_endpoint.deploy(state, package, args.endpoint_name)
-        if scaling is not None:
-            print("deploy: autoscaling settings are ignored by local endpoints")
-        outcome = (
-            f"local endpoint {args.endpoint_name} serves version {package.version} "
-            f"({record['EndpointConfigName']}); serve it with: python -m "
-            f"components.serving.model_server --state {Path(state).resolve()} "
-            f"--endpoint {args.endpoint_name}"
-        )
-    print(f"deploy: {outcome}")
+    print(f"deploy: {ship(args).message}")
     return 0
 
 

@@ -66,9 +66,16 @@ def deploy(
     }
     history = [*(previous or {}).get("ConfigHistory", []), entry]
     # Older models are deleted once the new record is in place; their entries stay, pathless.
-    stale = [Path(e["ModelPath"]) for e in history[:-KEEP_MODELS] if e.get("ModelPath")]
+    # A rollback re-lists an older entry's model: a path a kept entry names is never stale.
+    kept = {e.get("ModelPath") for e in history[-KEEP_MODELS:]}
+    stale = [
+        Path(e["ModelPath"])
+        for e in history[:-KEEP_MODELS]
+        if e.get("ModelPath") and e["ModelPath"] not in kept
+    ]
     for old_entry in history[:-KEEP_MODELS]:
-        old_entry["ModelPath"] = None
+        if old_entry.get("ModelPath") not in kept:
+            old_entry["ModelPath"] = None
     region, account = package.arn.split(":")[3:5]
     record = {
         "EndpointName": endpoint,
@@ -87,3 +94,31 @@ def deploy(
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
     return record
+
+
+def roll_back_to(state: Path, endpoint: str, config: str | None) -> str:
+    """Switch the record back to `config` (its unpacked model is kept: KEEP_MODELS), or remove
+    the record when the endpoint had none before; one atomic write, as a deploy."""
+    previous = local_endpoints.read(state, endpoint)
+    if previous is None:
+        return f"local endpoint {endpoint} does not exist; nothing to roll back"
+    if not config:
+        local_endpoints.record_path(state, endpoint).unlink()
+        return f"local endpoint {endpoint} had no config before this deploy: removed it"
+    history = previous.get("ConfigHistory", [])
+    entry = next((e for e in reversed(history) if e.get("EndpointConfigName") == config), None)
+    if entry is None or not entry.get("ModelPath") or not Path(entry["ModelPath"]).is_dir():
+        raise JobError(f"cannot roll {endpoint} back to {config}: its model is no longer kept")
+    now = datetime.now(UTC).isoformat()
+    record = {
+        **previous,
+        "EndpointConfigName": config,
+        "PreviousEndpointConfigName": previous.get("EndpointConfigName"),
+        "ModelPackageArn": entry["ModelPackageArn"],
+        "ModelDataUrl": entry.get("ModelDataUrl"),
+        "ModelPath": entry["ModelPath"],
+        "LastModifiedTime": now,
+        "ConfigHistory": [*history, {**entry, "CreationTime": now, "RolledBack": True}],
+    }
+    local_endpoints.write(state, record)
+    return f"local endpoint {endpoint} rolled back to {config}"

@@ -64,6 +64,47 @@ class Deployer:
                 )
             self.sleep(self.poll_seconds)
 
+    def live(self, endpoint: str) -> tuple[str | None, str | None]:
+        """(model package ARN, endpoint config) the endpoint serves once it settles; (None,
+        None) when there is no endpoint or it is Failed. Read from the config's model, whose
+        container names the package: what a deploy (this job or another) last put there."""
+        current = self.describe(endpoint)
+        if current is not None and current["EndpointStatus"] not in SETTLED:
+            self.log(f"endpoint {endpoint} is {current['EndpointStatus']}; waiting for it")
+            current = self.wait(endpoint)
+        if current is None or current["EndpointStatus"] != "InService":
+            return None, None
+        config_name = current["EndpointConfigName"]
+        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        variants = config.get("ProductionVariants") or [{}]
+        model_name = variants[0].get("ModelName")
+        if not model_name:
+            return None, config_name
+        model = self.sagemaker.describe_model(ModelName=model_name)
+        containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
+        arns = [c["ModelPackageName"] for c in containers if c.get("ModelPackageName")]
+        return (arns[0] if arns else None), config_name
+
+    def roll_back_to(self, endpoint: str, config: str | None) -> str:
+        """Put the endpoint back on `config` (blue/green kept it); with none, the endpoint was
+        new, so it is removed rather than left serving what failed."""
+        if not config:
+            if self.describe(endpoint) is not None:
+                self._delete_endpoint(endpoint)
+            return f"endpoint {endpoint} had no config before this deploy: removed it"
+        self.log(f"rolling endpoint {endpoint} back to {config}")
+        try:
+            self.sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        except ClientError:
+            # A Failed endpoint may refuse updates: recreate it from the old config instead.
+            self._delete_endpoint(endpoint)
+            self.sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        described = self.wait(endpoint)
+        if described is None or described["EndpointStatus"] != "InService":
+            reason = (described or {}).get("FailureReason", "no reason given")
+            raise JobError(f"rolling {endpoint} back to {config} failed ({reason})")
+        return f"endpoint {endpoint} rolled back to {config}"
+
     # ---- the deploy -----------------------------------------------------------------------
 
     def deploy(

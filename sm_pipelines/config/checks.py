@@ -212,6 +212,16 @@ def check_pipeline_references(
                 errors.append(doc.error(path, f"no parameter named {name!r} (have: {have})"))
             elif problem := type_problem(spec.type, value):
                 errors.append(doc.error(path, problem))
+        for name in getattr(trigger, "event_parameters", {}):
+            path = ("triggers", index, "event_parameters", name)
+            spec = pipeline.parameters.get(name)
+            if spec is None:
+                have = ", ".join(pipeline.parameters) or "none"
+                errors.append(doc.error(path, f"no parameter named {name!r} (have: {have})"))
+            elif spec.type != "string":
+                errors.append(doc.error(path, f"{name} is {spec.type}: an event field is a string"))
+            elif name in trigger.parameters:
+                errors.append(doc.error(path, f"{name} is also a static parameter of this trigger"))
     return errors
 
 

@@ -1,4 +1,5 @@
-"""What starts a pipeline: schedules, new objects under a raw-data prefix, custom events."""
+"""What starts a pipeline: schedules, new objects under a raw-data prefix, custom events, and a
+model version of the environment's group changing its approval status."""
 
 from __future__ import annotations
 
@@ -52,6 +53,28 @@ class EventTrigger(TriggerBase):
     detail: dict[str, Any] | None = None
 
 
+# EventBridge's dynamic path parameters: the whole value is a JSON path into the event, in dot
+# notation (no brackets, no wildcards).
+EVENT_PATH = r"^\$\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
+
+
+class ModelPackageTrigger(TriggerBase):
+    """`SageMaker Model Package State Change` for a version of the environment's model package
+    group reaching one of `statuses` (a person approving or rejecting it, or a registration).
+    `event_parameters` pass fields of the event as pipeline parameters: the target's
+    SageMakerPipelineParameters take the JSON path as the value, and EventBridge replaces it
+    with the event's field when it starts the pipeline (dynamic path parameters; an
+    InputTransformer's output is not what a SageMaker pipeline target reads)."""
+
+    kind: Literal["model-package-state"]
+    statuses: list[Literal["Approved", "Rejected", "PendingManualApproval"]] = Field(min_length=1)
+    event_parameters: dict[str, Annotated[str, Field(pattern=EVENT_PATH)]] = Field(
+        default_factory=dict
+    )
+
+
 TriggerSpec = Annotated[
-    ScheduleTrigger | NewDataTrigger | EventTrigger, Field(discriminator="kind")
+    ScheduleTrigger | NewDataTrigger | EventTrigger | ModelPackageTrigger,
+    Field(discriminator="kind"),
 ]

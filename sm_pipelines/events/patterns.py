@@ -62,3 +62,15 @@ def render(input_paths: dict[str, str], template: str, event: dict[str, Any]) ->
     if template.startswith('"') and template.endswith('"'):
         return json.loads(filled)
     return filled
+
+
+def pipeline_parameters(parameters: dict[str, str], event: dict[str, Any]) -> dict[str, str]:
+    """What a SageMaker pipeline target starts with: a value that is a JSON path (`$.detail.x`,
+    EventBridge's dynamic path parameters) takes the event's field; others stay as they are."""
+    resolved = {}
+    for name, value in parameters.items():
+        if value.startswith("$."):
+            found = _json_path(event, value)
+            value = "" if found is None else found if isinstance(found, str) else json.dumps(found)
+        resolved[name] = value
+    return resolved

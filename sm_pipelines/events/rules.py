@@ -12,7 +12,12 @@ from sm_pipelines.config.alerts import AlertsConfig, RouteSpec
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.loader import Definitions
 from sm_pipelines.config.naming import Names
-from sm_pipelines.config.triggers import EventTrigger, NewDataTrigger, ScheduleTrigger
+from sm_pipelines.config.triggers import (
+    EventTrigger,
+    ModelPackageTrigger,
+    NewDataTrigger,
+    ScheduleTrigger,
+)
 from sm_pipelines.events.shapes import (
     EXECUTION_STATUS_CHANGE,
     MODEL_PACKAGE_STATE_CHANGE,
@@ -75,13 +80,15 @@ def trigger_rules(definitions: Definitions, env: EnvironmentConfig) -> list[Rule
     rules = []
     for pipeline in definitions.pipelines.values():
         for trigger in pipeline.triggers:
+            parameters = {name: _text(value) for name, value in trigger.parameters.items()}
+            if isinstance(trigger, ModelPackageTrigger):
+                # Dynamic path parameters: EventBridge puts the event's field in their place.
+                parameters.update(trigger.event_parameters)
             target = Target(
                 id="pipeline",
                 arn=names.pipeline(pipeline.name),
                 role_arn=names.events_role_arn(),
-                pipeline_parameters=tuple(
-                    (name, _text(value)) for name, value in sorted(trigger.parameters.items())
-                ),
+                pipeline_parameters=tuple(sorted(parameters.items())),
             )
             common = {
                 "name": names.trigger_rule(pipeline.name, trigger.name),
@@ -107,21 +114,28 @@ def trigger_rules(definitions: Definitions, env: EnvironmentConfig) -> list[Rule
                 if trigger.detail:
                     pattern["detail"] = trigger.detail
                 rules.append(Rule(pattern=pattern, **common))
+            elif isinstance(trigger, ModelPackageTrigger):
+                rules.append(Rule(pattern=model_package_pattern(env, trigger.statuses), **common))
     return rules
+
+
+def model_package_pattern(env: EnvironmentConfig, statuses: list[str]) -> dict[str, Any]:
+    """A version of the environment's own model package group reaching one of `statuses`."""
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
+        "detail": {
+            "ModelPackageGroupName": [env.model_package_group],
+            "ModelApprovalStatus": list(statuses),
+        },
+    }
 
 
 def _route_pattern(route: RouteSpec, definitions: Definitions, env: EnvironmentConfig) -> dict:
     if route.event == "custom":
         return {"source": [route.source], "detail-type": [route.detail_type]}
     if route.event == "model-package-state":
-        return {
-            "source": ["aws.sagemaker"],
-            "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
-            "detail": {
-                "ModelPackageGroupName": [env.model_package_group],
-                "ModelApprovalStatus": list(route.statuses),
-            },
-        }
+        return model_package_pattern(env, list(route.statuses))
     pipelines = route.pipelines or sorted(definitions.pipelines)
     status_key = (
         "currentPipelineExecutionStatus"

@@ -67,14 +67,19 @@ def step_event(
 
 
 def model_package_event(properties: dict[str, Any], region: str, account: str) -> dict[str, Any]:
-    """What AWS sends when a version is registered: the package's own description as detail."""
+    """What AWS sends when a version is registered or its approval status changes: the
+    package's own description as detail (with who changed it, when and why, once a person
+    has)."""
     keys = (
         "ModelPackageGroupName",
         "ModelPackageVersion",
         "ModelPackageArn",
         "ModelApprovalStatus",
         "ModelPackageDescription",
+        "ApprovalDescription",
         "CreationTime",
+        "LastModifiedTime",
+        "LastModifiedBy",
     )
     detail = {key: properties[key] for key in keys if key in properties}
     resources = [properties.get("ModelPackageArn", "")]

@@ -178,6 +178,12 @@ def _registry_and_endpoint(arns: Names) -> list[Statement]:
                 arns.sagemaker("model", f"{endpoint}*"),
             ],
         ),
+        # llm-twin-deploy's smoke test asks the endpoint it just deployed one question.
+        allow(
+            "SmokeTestTheEndpoint",
+            ["sagemaker:InvokeEndpoint"],
+            [arns.sagemaker("endpoint", endpoint)],
+        ),
     ]
 
 

@@ -122,6 +122,52 @@ def set_status(state: LocalState, group: str, version: int, status: str) -> dict
     return record
 
 
+DECISIONS = ("Approved", "Rejected", "PendingManualApproval")
+
+
+def decide(
+    state: LocalState, group: str, version: int, status: str, by: str, reason: str | None
+) -> dict[str, Any]:
+    """A person's approval decision, as UpdateModelPackage records it (ModelApprovalStatus,
+    ApprovalDescription, LastModifiedBy/Time), plus every decision so far in ApprovalHistory."""
+    if status not in DECISIONS:
+        raise UserError(f"approval status {status!r} is not one of {', '.join(DECISIONS)}")
+    path = state.registry_dir / group / f"{version}.json"
+    with _lock:
+        record = read_record(path) if path.is_file() else None
+        if record is None or _valid(record, version):
+            known = ", ".join(str(v["ModelPackageVersion"]) for v in versions(state, group))
+            raise UserError(
+                f"model package group {group} has no version {version} "
+                f"(versions: {known or 'none'}; groups: {', '.join(groups(state)) or 'none'})"
+            )
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        decision = {"status": status, "by": by, "time": now}
+        if reason:
+            decision["reason"] = reason
+        record["ModelApprovalStatus"] = status
+        record["LastModifiedTime"] = now
+        record["LastModifiedBy"] = {"UserProfileName": by}
+        if reason:
+            record["ApprovalDescription"] = reason
+        else:
+            record.pop("ApprovalDescription", None)
+        history = record.get("ApprovalHistory")
+        record["ApprovalHistory"] = [*(history if isinstance(history, list) else []), decision]
+        write_json_atomic(path, record)
+    return record
+
+
+def _decision(version: dict[str, Any]) -> str:
+    """Who decided the version's status, when and why (the latest decision), or ''."""
+    history = version.get("ApprovalHistory")
+    if not isinstance(history, list) or not history or not isinstance(history[-1], dict):
+        return ""
+    last = history[-1]
+    text = f"{last.get('status', '?')} by {last.get('by', '?')} at {last.get('time', '?')}"
+    return text + (f": {last['reason']}" if last.get("reason") else "")
+
+
 def _flat_metrics(report: Any, prefix: str = "") -> dict[str, float]:
     """Numeric leaves of a metrics report, by dotted path."""
     found: dict[str, float] = {}
@@ -154,4 +200,6 @@ def models_table(state: LocalState) -> str:
                 f"  v{version['ModelPackageVersion']:<3} {version['ModelApprovalStatus']:<22} "
                 f"{created:<19}  {version.get('PipelineExecutionId', '')}  {shown}"
             )
+            if decision := _decision(version):
+                lines.append(f"       {decision}")
     return "\n".join(lines) if lines else "no model package groups yet"

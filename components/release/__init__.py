@@ -1,0 +1,1 @@
+"""Release job of llm-twin-deploy: deploy what approval names, smoke-test it, roll back."""
