@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
+from components.serving.rag.feedback import FeedbackRequest
 from components.serving.rag.service import RagService, ServiceError, unicode_problem
 
 # Room for the longest query the service takes (4000 characters) even when every character is
@@ -155,7 +156,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def parse_request(raw: bytes, content_type: str | None) -> RagRequest:
+def parse_request(raw: bytes, content_type: str | None, model: type[BaseModel] = RagRequest) -> Any:
     """The request in `raw`, or BadRequest with the status and one line saying what is wrong."""
     # Strict, as FastAPI is by default: a browser can send text/plain across origins without
     # asking first, so accepting any type would open the service to cross-site requests.
@@ -197,7 +198,7 @@ def parse_request(raw: bytes, content_type: str | None) -> RagRequest:
     if problem:
         raise BadRequest(422, problem)
     try:
-        return RagRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise BadRequest(422, _problems(list(exc.errors()))) from None
 
@@ -250,6 +251,20 @@ def create_app(service: RagService, close_on_shutdown: bool = True) -> FastAPI:
             return await run_in_threadpool(service.answer, body.query, body.author, body.top_k)
         except ServiceError as exc:
             return _error(exc.status, exc.message, exc.trace_id)
+
+    @app.post("/feedback")
+    async def feedback(request: Request) -> Any:
+        """A person's rating of an answer: {trace_id, score (0..1, "up"/"down"), comment?,
+        better_answer?}; queued for Opik (or the local trace log), never written here."""
+        try:
+            raw = await read_body(request)
+            body = parse_request(raw, request.headers.get("content-type"), FeedbackRequest)
+        except BadRequest as exc:
+            return _error(exc.status, exc.detail)
+        try:
+            return service.feedback(body.trace_id, body.score, body.comment, body.better_answer)
+        except ServiceError as exc:
+            return _error(exc.status, exc.message)
 
     @app.get("/health")
     def health() -> dict[str, Any]:

@@ -18,6 +18,12 @@ from components.common.settings import LLMSettings
 from components.serving.rag import query as query_llm
 from components.serving.rag import rerank
 from components.serving.rag.config import RagSettings
+from components.serving.rag.feedback import (
+    FEEDBACK_NAME,
+    FeedbackItem,
+    RecentAnswers,
+    score_value,
+)
 from components.serving.rag.generator import EndpointGenerator, ModelFailed, ModelUnavailable
 from components.serving.rag.prompt import Prompt, build_prompt
 from components.serving.rag.retrieval import Hit, Retriever
@@ -86,6 +92,7 @@ class RagService:
         self.tracer = tracer
         self.llm = llm
         self._encode_lock = threading.Lock()
+        self.recent = RecentAnswers()
 
     @classmethod
     def from_env(cls, settings: RagSettings, env: Mapping[str, str] | None = None) -> RagService:
@@ -251,6 +258,8 @@ class RagService:
         error: BaseException | None = None
         try:
             output = self._run(trace, text, author, k, latency, state)
+            if trace.id:
+                self.recent.remember(trace.id, text, output["response"]["answer"])
             return {**output["response"], "trace_id": trace.id}
         except ServiceError as exc:
             state["status"] = exc.status
@@ -403,6 +412,30 @@ class RagService:
         }
 
     # -- service ----------------------------------------------------------------------------
+    def feedback(
+        self, trace_id: str, score: Any, comment: str | None, better_answer: str | None
+    ) -> dict[str, Any]:
+        """Queue a person's rating of an answer (never written on the request path)."""
+        try:
+            value = score_value(score)
+        except ValueError as exc:
+            raise ServiceError(422, str(exc)) from None
+        about = self.recent.get(trace_id)
+        if about is None:
+            raise ServiceError(
+                404,
+                f"unknown trace_id {trace_id!r}: rate an answer this service gave (it remembers "
+                f"its last {self.recent.size})",
+            )
+        if not self.tracer.enabled:
+            raise ServiceError(
+                503, "tracing is off (OPIK_TRACK_DISABLE): feedback has nowhere to go"
+            )
+        item = FeedbackItem(trace_id, value, comment, better_answer, about)
+        if not self.tracer.submit_feedback(item):
+            raise ServiceError(503, "the trace queue is full; send the feedback again later")
+        return {"trace_id": trace_id, "name": FEEDBACK_NAME, "value": value, "queued": True}
+
     def health(self) -> dict[str, Any]:
         try:
             collections = self.retriever.collections()

@@ -192,8 +192,9 @@ class JsonlSink:
         self.project = project
         self.description = f"local trace log {path}"
 
-    def export(self, batch: list[RequestTrace]) -> None:
-        traces.append_records(self.path, [trace.to_json(self.project) for trace in batch])
+    def export(self, batch: list[Any]) -> None:
+        # Traces and feedback items (components.serving.rag.feedback) alike: one write.
+        traces.append_records(self.path, [item.to_json(self.project) for item in batch])
 
     def flush(self, timeout: float) -> None:
         pass
@@ -211,8 +212,14 @@ class OpikSink:
         url = client.config.url_override
         self.description = f"Opik project {project!r} at {url}"
 
-    def export(self, batch: list[RequestTrace]) -> None:
+    def export(self, batch: list[Any]) -> None:
+        scores = [item.to_opik(self.project) for item in batch if hasattr(item, "to_opik")]
+        if scores:
+            # People's ratings, as feedback scores on the traces they rate.
+            self.client.log_traces_feedback_scores(scores)
         for trace in batch:
+            if not isinstance(trace, RequestTrace):
+                continue
             self.client.trace(
                 id=trace.id,
                 name=trace.name,
@@ -259,7 +266,7 @@ class Tracer:
         self.submitted = self.exported = self.dropped = self.failed = 0
         self.last_error: str | None = None
         self._last_warning = 0.0
-        self._queue: queue.Queue[RequestTrace | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._idle = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
@@ -293,6 +300,21 @@ class Tracer:
             self._done(1)
             self._warn("trace queue full; dropping traces")
 
+    def submit_feedback(self, item: Any) -> bool:
+        """Queue a feedback item (exported as the traces are); False when it cannot be taken."""
+        if self.sink is None:
+            return False
+        with self._idle:
+            self._pending += 1
+        try:
+            self._queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            self._done(1)
+            self._warn("trace queue full; dropping feedback")
+            return False
+
     def _done(self, count: int) -> None:
         with self._idle:
             self._pending -= count
@@ -315,7 +337,7 @@ class Tracer:
                     batch.append(item)
             self._export(batch)
 
-    def _export(self, batch: list[RequestTrace]) -> None:
+    def _export(self, batch: list[Any]) -> None:
         assert self.sink is not None
         try:
             self.sink.export(batch)
