@@ -24,7 +24,7 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(
         ROOT / "components", tmp_path / "components", ignore=shutil.ignore_patterns("__pycache__")
     )
-    # The pipeline's default DataSources (data/sample, git:.) resolve against the project root.
+    # The pipeline's default DataSources (data/sample) resolve against the project root.
     shutil.copytree(ROOT / "data", tmp_path / "data")
     return tmp_path
 

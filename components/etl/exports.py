@@ -6,6 +6,11 @@ Type rule (articles vs posts), first match wins:
   2. the nearest enclosing folder named `articles` or `posts` below the source folder;
   3. length: ARTICLE_MIN_WORDS words or more is an article, shorter is a post.
 
+Code: a folder named `repositories` holds one code repository per subfolder, each read from disk
+as one `repositories` document (repository.read_folder; its link is its location), so an export
+folder can ship its author's code beside the writing (data/sample does). A file directly in
+`repositories/` is rejected (it belongs to no repository), README/LICENSE files excepted.
+
 Every document is attributed to the run's author. Links come from the export (`link`, `url` or
 `canonical_url`; a canonical <link> in HTML), else from the path as the source was written plus the
 file's relative path (so ids are stable across machines), and for a JSON item without a link the
@@ -43,6 +48,7 @@ from components.etl.files import (
     skip_reason,
 )
 from components.etl.html_text import extract
+from components.etl.repository import read_folder
 
 ARTICLE_MIN_WORDS = 200
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -52,6 +58,7 @@ MARKDOWN_SUFFIXES = {".md", ".markdown", ".txt"}
 HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json"}
 METADATA_NAMES = {"readme", "license", "licence", "copying", "notice"}
+REPOSITORIES_FOLDER = "repositories"
 TEXT_FIELDS = ("content", "text", "body")
 LINK_FIELDS = ("link", "url", "canonical_url")
 _TYPES = {
@@ -175,9 +182,27 @@ class FolderReader:
                     continue
                 entered.append(name)
             folders[:] = entered
+            if Path(directory) != self.root and Path(directory).name.lower() == REPOSITORIES_FOLDER:
+                # One document per subfolder: read here, never walked as exports.
+                folders[:] = []
+                for name in entered:
+                    path = Path(directory) / name
+                    where = self.location(self._relative(path))
+                    try:
+                        yield read_folder(path, where, self.label, self.author)
+                    except Exception as exc:  # one repository must never end the job
+                        yield Rejected(where, f"could not be read: {error_line(exc)}", self.label)
             for name in sorted(files):
                 path = Path(directory) / name
                 relative = self._relative(path)
+                if (
+                    relative.parent.name.lower() == REPOSITORIES_FOLDER
+                    and Path(name).stem.lower() not in METADATA_NAMES
+                    and not name.startswith(".")
+                ):
+                    reason = "a file directly in repositories/ (each repository is a folder)"
+                    yield Rejected(self.location(relative), reason, self.label)
+                    continue
                 # All or nothing per entry: a file that fails half way leaves no half behind.
                 try:
                     items = list(self.read_entry(path, relative, root_real))

@@ -1,5 +1,7 @@
 """A code repository as one `repositories` document: its text files, path by path.
 
+A folder named `repositories` inside an export folder holds one repository per subfolder, each
+read from disk (see exports.py and `read_folder`): that is how data/sample ships its author's code.
 `git:<path>` reads the committed tree (HEAD) of a local work tree, so uncommitted edits and
 ignored files (virtualenvs, local state) never leak in; a folder that is not a git work tree is
 read as it is on disk, hidden folders excepted. `git:<url>` clones the repository shallowly into a
@@ -271,16 +273,31 @@ def read_repository(location: str, cwd: Path, author: Author) -> RawDocument | R
     return _document(root, link, name, author, source, committed)
 
 
+def read_folder(root: Path, location: str, source: str, author: Author) -> RawDocument | Rejected:
+    """The folder at `root` as one repository document, read as it is on disk (hidden files and
+    build folders excepted) even inside a git work tree: a sample repository shipped in an export
+    folder (`<source>/repositories/<name>/`). Its link is `location`, the path as the source was
+    written plus the folder's relative path, so its id is the same on every machine."""
+    return _document(root, location, root.name, author, source, False, location)
+
+
 def _repo_name(link: str) -> str:
     name = link.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return name.removesuffix(".git") or link
 
 
 def _document(
-    root: Path, link: str, name: str, author: Author, source: str, committed: bool
+    root: Path,
+    link: str,
+    name: str,
+    author: Author,
+    source: str,
+    committed: bool,
+    location: str = "",
 ) -> RawDocument | Rejected:
+    location = location or source
     metadata: dict[str, object] = {
-        "location": source,
+        "location": location,
         "read_from": "HEAD" if committed else "folder",
     }
     unreadable: list[dict[str, str]] = []
@@ -297,7 +314,7 @@ def _document(
     selected = _select(entries)
     metadata["skipped_files"] = unreadable + selected.skipped
     if not selected.files:
-        return Rejected(source, "empty text (no text files in the repository)", source)
+        return Rejected(location, "empty text (no text files in the repository)", source)
     return RawDocument(
         type=DocumentType.REPOSITORIES,
         link=link,
