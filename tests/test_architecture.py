@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.common.contract import JOB_INPUTS, JOB_OUTPUTS
+from components.common.contract import JOB_INPUTS, JOB_OPTIONAL_INPUTS, JOB_OUTPUTS
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.naming import Names, partition_for, sagemaker_arn
 from sm_pipelines.config.pipeline import StepSpec
@@ -134,5 +134,7 @@ def _contract_calls(component: str) -> dict[str, set[str]]:
 @pytest.mark.parametrize("component", sorted(JOB_OUTPUTS))
 def test_components_read_and_write_what_the_contract_says(component: str) -> None:
     used = _contract_calls(component)
-    assert used["inputs"] == set(JOB_INPUTS[component])
+    assert used["inputs"] == set(JOB_INPUTS[component]) | set(
+        JOB_OPTIONAL_INPUTS.get(component, ())
+    )
     assert used["outputs"] == set(JOB_OUTPUTS[component])

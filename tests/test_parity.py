@@ -29,10 +29,16 @@ def test_an_image_without_opik_fails_the_monitoring_step_in_one_line_per_environ
     problems = parity_problems(
         load_definitions(ROOT / "definitions"), provided={"processing": processing}
     )
+    # The preferences step of llm-twin-ct reads people's ratings from Opik too.
     assert problems == [
-        f"{env}/llm-twin-monitoring: step monitor: components.monitor.__main__ imports opik "
-        "(opik), which image processing does not provide"
+        line
         for env in ("production", "staging")
+        for line in (
+            f"{env}/llm-twin-ct: step preferences: components.preferences.__main__ imports "
+            "opik (opik), which image processing does not provide",
+            f"{env}/llm-twin-monitoring: step monitor: components.monitor.__main__ imports opik "
+            "(opik), which image processing does not provide",
+        )
     ]
 
 

@@ -39,6 +39,12 @@ JOB_INPUTS: dict[str, tuple[str, ...]] = {
     "deploy": (),
     "release": (),
     "monitor": (),
+    "preferences": (),
+}
+# Inputs a job reads when the step gives them and does without otherwise: training's preference
+# pairs (no channel: no preference stage), so a pipeline without a preferences step stays valid.
+JOB_OPTIONAL_INPUTS: dict[str, tuple[str, ...]] = {
+    "train": ("preferences",),
 }
 JOB_OUTPUTS: dict[str, tuple[str, ...]] = {
     "etl": ("snapshot",),
@@ -49,6 +55,7 @@ JOB_OUTPUTS: dict[str, tuple[str, ...]] = {
     "deploy": (),
     "release": ("release",),
     "monitor": ("report",),
+    "preferences": ("preferences",),
 }
 
 

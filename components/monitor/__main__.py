@@ -1,7 +1,8 @@
 """Monitoring job: score the RAG service's traces of the last window and raise a quality drop.
 
     python -m components.monitor --window-minutes 60 --min-traces 5 --min-quality 0.35 \
-        --max-error-rate 0.2 --max-token-drift 1.0 --max-latency-drift 1.0
+        --max-error-rate 0.2 --max-token-drift 1.0 --max-latency-drift 1.0 \
+        --max-human-drop 0.2 --min-human-ratings 3
 
 Reads the traces of [end - window, end) and of the window before (for drift) from Opik, or
 locally from the trace log; logs each trace's scores back (Opik feedback scores, or feedback
@@ -44,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-error-rate", type=_positive(float), default=0.2)
     parser.add_argument("--max-token-drift", type=_positive(float), default=1.0)
     parser.add_argument("--max-latency-drift", type=_positive(float), default=1.0)
+    parser.add_argument("--max-human-drop", type=_positive(float), default=0.2)
+    parser.add_argument("--min-human-ratings", type=_positive(int), default=3)
     parser.add_argument("--judge-sample", type=_positive(int), default=20)
     parser.add_argument("--window-end", help="ISO 8601 end of the window (default: now)")
     parser.add_argument("--execution-id", default="", help="the pipeline execution, for the event")
@@ -89,6 +92,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         max_error_rate=args.max_error_rate,
         max_token_drift=args.max_token_drift,
         max_latency_drift=args.max_latency_drift,
+        max_human_drop=args.max_human_drop,
+        min_human_ratings=args.min_human_ratings,
     )
     report = summarise(current, previous, scores, thresholds)
     report.update(
@@ -133,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
             f"answer tokens {metrics['answer_tokens_mean']} (before "
             f"{metrics['previous_answer_tokens_mean']}), p95 latency {metrics['latency_p95_ms']} "
             f"ms (before {metrics['previous_latency_p95_ms']})",
+            flush=True,
+        )
+        print(
+            f"{PROG}: human rating {metrics['human_rating']} from {metrics['human_ratings']} "
+            f"rating(s) (before {metrics['previous_human_rating']} from "
+            f"{metrics['previous_human_ratings']})",
             flush=True,
         )
         print(f"{PROG}: {report['verdict']}: {report['reason']}", flush=True)

@@ -8,6 +8,11 @@ instance type), so both are compared with the window before:
   latency_drift  p95 latency now / before - 1 (only a slowdown counts)
 A window with fewer than min_traces answered requests decides nothing ("insufficient_data"):
 one bad answer at 3 a.m. must not retrain the model.
+
+Human scores (people's ratings through POST /feedback, 0..1) are reported beside the automatic
+ones: human_rating is their mean over the window's rated answers, human_ratings their count, and
+human_rating_drop how far the mean fell from the window before (0 when it rose). A drop above
+max_human_drop, with at least min_human_ratings ratings in both windows, is a quality drop.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class Thresholds:
     max_error_rate: float
     max_token_drift: float
     max_latency_drift: float
+    max_human_drop: float = 0.2
+    min_human_ratings: int = 3
 
 
 def _mean(values: list[float]) -> float | None:
@@ -82,6 +89,19 @@ def summarise(
     )
     latency = _ratio(metrics["latency_p95_ms"], metrics["previous_latency_p95_ms"])
     metrics["latency_drift"] = round(latency - 1, 4) if latency else None
+    rated = [t.human_rating for t in current if t.human_rating is not None]
+    rated_before = [t.human_rating for t in previous if t.human_rating is not None]
+    metrics.update(
+        human_rating=_mean(rated),
+        human_ratings=len(rated),
+        previous_human_rating=_mean(rated_before),
+        previous_human_ratings=len(rated_before),
+    )
+    metrics["human_rating_drop"] = (
+        round(max(0.0, metrics["previous_human_rating"] - metrics["human_rating"]), 4)
+        if rated and rated_before
+        else None
+    )
 
     enough = len(answered) >= thresholds.min_traces
     compare = enough and len(answered_before) >= thresholds.min_traces
@@ -112,6 +132,14 @@ def summarise(
             thresholds.max_latency_drift,
             "MaxLatencyDrift",
             compare,
+        ),
+        _check(
+            "human_rating_drop",
+            metrics["human_rating_drop"],
+            "<=",
+            thresholds.max_human_drop,
+            "MaxHumanRatingDrop",
+            min(len(rated), len(rated_before)) >= thresholds.min_human_ratings,
         ),
     ]
     failed = [c for c in checks if c["ok"] is False]

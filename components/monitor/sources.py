@@ -1,7 +1,9 @@
 """Where the monitoring job reads traces and writes scores back: Opik, or the local trace log.
 
 Both give the same TraceView, taken from what the RAG service records: input.query,
-output.answer and output.context, metadata.status, answer_tokens and latency_ms.total.
+output.answer and output.context, metadata.status, answer_tokens and latency_ms.total; and the
+latest rating a person gave the answer (POST /feedback: the `human_rating` feedback score in
+Opik, a `feedback` record with source `human` in the log).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from components.common.job import JobError
 TRACE_NAME = "rag"
 MAX_TRACES = 20000
 SCORE_SOURCE = "llm-twin-monitoring"
+HUMAN_SCORE = "human_rating"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class TraceView:
     status: int
     answer_tokens: int | None
     latency_ms: float | None
+    human_rating: float | None = None  # 0..1, the latest a person gave; None: not rated
 
     @property
     def failed(self) -> bool:
@@ -62,7 +66,15 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def view(record: Mapping[str, Any]) -> TraceView | None:
+def _human_rating(record: Mapping[str, Any]) -> float | None:
+    """An Opik trace's human_rating feedback score, if it has one."""
+    for score in record.get("feedback_scores") or []:
+        if isinstance(score, Mapping) and score.get("name") == HUMAN_SCORE:
+            return _number(score.get("value"))
+    return None
+
+
+def view(record: Mapping[str, Any], human_rating: float | None = None) -> TraceView | None:
     """A TraceView of one trace (a log record or an Opik trace as a dict); None if unusable."""
     start = parse_time(record.get("start_time"))
     if start is None or not record.get("id"):
@@ -91,6 +103,7 @@ def view(record: Mapping[str, Any]) -> TraceView | None:
         status=status,
         answer_tokens=int(tokens) if _number(tokens) is not None else None,
         latency_ms=_number(latency),
+        human_rating=human_rating if human_rating is not None else _human_rating(record),
     )
 
 
@@ -110,11 +123,20 @@ class JsonlStore:
 
     def fetch(self, start: datetime, end: datetime) -> list[TraceView]:
         records, self.skipped_lines = traces.read_records(self.path)
+        ratings = {
+            r["trace_id"]: float(r["value"])
+            for r in records
+            if r.get("kind") == "feedback"
+            and r.get("source") == "human"
+            and r.get("name") == HUMAN_SCORE
+            and isinstance(r.get("trace_id"), str)
+            and _number(r.get("value")) is not None
+        }
         found = []
         for record in records:
             if record.get("kind") != "trace" or record.get("name") != TRACE_NAME:
                 continue
-            item = view(record)
+            item = view(record, ratings.get(str(record.get("id"))))
             if item is not None and start <= item.start < end:
                 found.append(item)
         return sorted(found, key=lambda t: (t.start, t.id))

@@ -1,4 +1,5 @@
-"""Training job: LoRA fine-tuning of the base model on the train channel.
+"""Training job: LoRA fine-tuning of the base model on the train channel, then DPO on the
+preferences channel's pairs when there are enough (components.train.dpo).
 
 Script mode: SageMaker (and the local executor) run this file with the hyperparameters as
 `--key value` arguments, which are ignored here because SM_HPS / hyperparameters.json carry the
@@ -33,15 +34,28 @@ def main() -> int:
         f"learning_rate {config.learning_rate:g}, lora_rank {config.lora_rank}",
         flush=True,
     )
-    from components.train import sft
+    from components.train import dpo, sft
 
-    report = sft.train(config, examples, base, model_dir(), ml_root() / "checkpoints", merge)
+    pairs, bad = dpo.read_pairs(training_channel("preferences"))
+    report = sft.train(
+        config, examples, base, model_dir(), ml_root() / "checkpoints", merge, pairs, bad
+    )
     print(
         f"train: {report['steps']} steps in {report['train_seconds']:.1f} s; loss on "
         f"{report['probe_rows']} fixed rows {report['probe_loss_before']:.4f} -> "
         f"{report['probe_loss_after']:.4f}; saved the {report['saved']} model",
         flush=True,
     )
+    preference = report["preference"]
+    if preference["ran"]:
+        print(
+            f"train: preference stage (DPO) on {preference['pairs']} pair(s), "
+            f"{preference['steps']} steps; DPO loss {preference['loss_before']:.4f} -> "
+            f"{preference['loss_after']:.4f}",
+            flush=True,
+        )
+    else:
+        print(f"train: preference stage skipped: {preference['reason']}", flush=True)
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Training hyperparameters: the pipeline passes epochs, max_steps, learning_rate and lora_rank;
-the rest have defaults that suit both a CPU smoke run and a GPU run."""
+"""Training hyperparameters: the pipeline passes epochs, max_steps, learning_rate, lora_rank and
+the preference stage's preference_min_pairs (and preference_digest, which only keys the step's
+cache to the pairs); the rest have defaults that suit both a CPU smoke run and a GPU run."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ class TrainConfig:
     save_steps: int = 50  # checkpoint interval; spot interruptions resume from the last one
     seed: int = 42
     merge: str = "auto"  # "true": merged model, "false": adapter + base reference, "auto"
+    # The preference stage (DPO after SFT, components.train.dpo): it runs when the preferences
+    # channel holds at least preference_min_pairs pairs.
+    preference_min_pairs: int = 8
+    preference_digest: str = ""  # the pairs' digest: keys the step's cache, read by nothing
+    dpo_beta: float = 0.1
+    dpo_learning_rate: float = 5e-5
+    dpo_epochs: float = 1.0
+    dpo_max_steps: int = -1  # -1: dpo_epochs decide
 
     @property
     def alpha(self) -> int:
@@ -76,6 +85,12 @@ class TrainConfig:
             problems.append("lora_dropout and warmup_ratio must be in [0, 1)")
         if self.save_steps < 1:
             problems.append(f"save_steps must be >= 1, got {self.save_steps}")
+        if self.preference_min_pairs < 1:
+            problems.append(f"preference_min_pairs must be >= 1, got {self.preference_min_pairs}")
+        if not 0 < self.dpo_beta <= 10 or not 0 < self.dpo_learning_rate <= 10:
+            problems.append("dpo_beta and dpo_learning_rate must be in (0, 10]")
+        if self.dpo_epochs <= 0 or self.dpo_max_steps == 0 or self.dpo_max_steps < -1:
+            problems.append("dpo_epochs must be > 0 and dpo_max_steps -1 or > 0")
         if self.merge not in ("auto", "true", "false"):
             problems.append(f"merge must be auto, true or false, got {self.merge!r}")
         if problems:

@@ -105,8 +105,11 @@ def train(
     model_dir: Path,
     checkpoints: Path,
     merge: bool,
+    preferences: list[dict[str, str]] | None = None,
+    bad_preferences: int = 0,
 ) -> dict[str, Any]:
-    """Fine-tune `base` on `examples`; save model, tokenizer and training_report.json."""
+    """Fine-tune `base` on `examples`, then (with enough `preferences`) run the DPO stage; save
+    model, tokenizer and training_report.json."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
@@ -179,6 +182,15 @@ def train(
     seconds = time.perf_counter() - started
     probe_after = float(trainer.evaluate()["eval_loss"])
 
+    from components.train import dpo
+
+    pairs = preferences or []
+    if len(pairs) >= config.preference_min_pairs:
+        preference = dpo.run(
+            model, tokenizer, pairs, config, gpu, dtype == torch.bfloat16, bad_preferences
+        )
+    else:
+        preference = dpo.skipped(len(pairs), config, bad_preferences)
     saved = _save(model, tokenizer, model_dir, merge, dtype)
     losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
     steps_run = trainer.state.global_step
@@ -203,6 +215,7 @@ def train(
         "losses": losses,
         "train_seconds": round(seconds, 3),
         "steps_per_second": round(steps_run / seconds, 4) if seconds > 0 else None,
+        "preference": preference,
     }
     (model_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from components.common.contract import JOB_INPUTS, JOB_OUTPUTS
+from components.common.contract import JOB_INPUTS, JOB_OPTIONAL_INPUTS, JOB_OUTPUTS
 from sm_pipelines import limits
 from sm_pipelines.config.alerts import AlertsConfig
 from sm_pipelines.config.environment import EnvironmentConfig
@@ -66,13 +66,20 @@ def _check_job_contract(step: Any, doc: YamlDocument, where: FieldPath) -> list[
     for section, table in (("inputs", JOB_INPUTS), ("outputs", JOB_OUTPUTS)):
         expected = table.get(step.component)
         declared = getattr(step, section, None)
-        if expected is None or declared is None or set(declared) == set(expected):
+        if expected is None or declared is None:
+            continue
+        optional = (
+            set(JOB_OPTIONAL_INPUTS.get(step.component, ())) if section == "inputs" else set()
+        )
+        if set(expected) <= set(declared) <= set(expected) | optional:
             continue
         errors.append(
             doc.error(
                 (*where, section),
                 f"component {step.component!r} {'reads' if section == 'inputs' else 'writes'} "
-                f"{', '.join(expected) or 'none'} but the step declares "
+                f"{', '.join(expected) or 'none'}"
+                f"{' (and optionally ' + ', '.join(sorted(optional)) + ')' if optional else ''}"
+                f" but the step declares "
                 f"{', '.join(declared) or 'none'} (components/common/contract.py)",
             )
         )

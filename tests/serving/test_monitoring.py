@@ -292,3 +292,57 @@ def test_opik_store_asks_for_the_window_and_logs_scores_back() -> None:
             }
         ],
     )
+
+
+def human(record: dict[str, Any], value: float) -> dict[str, Any]:
+    """A person's rating of a logged answer, as POST /feedback leaves it in the log."""
+    return {
+        "kind": "feedback",
+        "trace_id": record["id"],
+        "name": "human_rating",
+        "value": value,
+        "source": "human",
+        "time": record["start_time"],
+    }
+
+
+def test_human_scores_are_reported_beside_the_automatic_ones_and_a_drop_alerts(
+    monitor_env: Path, tmp_path: Path
+) -> None:
+    before = window(5, GOOD, minutes_ago=90)
+    now = window(5, GOOD, minutes_ago=30)
+    rated = [human(r, 1.0) for r in before[:4]] + [human(r, 0.8) for r in now[:4]]
+    write_log(monitor_env / "traces.jsonl", before + now + rated)
+    report = run_monitor(tmp_path)
+    metrics = report["metrics"]
+    assert (metrics["human_rating"], metrics["human_ratings"]) == (0.8, 4)
+    assert (metrics["previous_human_rating"], metrics["previous_human_ratings"]) == (1.0, 4)
+    assert metrics["human_rating_drop"] == 0.2 and metrics["quality"] > 0.35
+    assert report["verdict"] == "ok" and not events(monitor_env)
+
+    # People rate the same kind of answers down: the automatic scores see nothing, they do.
+    later = [human(r, 0.1) for r in now[:4]]  # the latest rating of each answer counts
+    write_log(monitor_env / "traces.jsonl", before + now + rated + later)
+    report = run_monitor(tmp_path, "--execution-id", "exec-h")
+    assert report["metrics"]["human_rating"] == 0.1
+    assert report["verdict"] == "quality_drop" and report["quality_ok"] == 0
+    assert report["reason"] == "human_rating_drop 0.9 is above MaxHumanRatingDrop 0.2"
+    [event] = events(monitor_env)
+    assert event["detail"]["metrics"]["human_rating"] == 0.1
+
+    # Too few ratings in a window decide nothing.
+    report = run_monitor(tmp_path, "--min-human-ratings", "5")
+    assert report["verdict"] == "ok"
+
+
+def test_opik_traces_carry_their_human_rating() -> None:
+    from components.monitor.sources import view
+
+    record = trace_record(NOW, GOOD)
+    record["feedback_scores"] = [
+        {"name": "quality", "value": 0.7, "source": "sdk"},
+        {"name": "human_rating", "value": 0.25, "source": "sdk"},
+    ]
+    item = view(record)
+    assert item is not None and item.human_rating == 0.25
+    assert view(trace_record(NOW, GOOD)).human_rating is None  # type: ignore[union-attr]

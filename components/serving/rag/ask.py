@@ -5,11 +5,17 @@
 Starts the local model server (the endpoint deployed under <state>) and the RAG service, each in
 its own process on a free loopback port, asks, prints the answer, its sources and where the trace
 went, then stops both (the service flushes its traces as it stops).
+
+    python -m components.serving.rag.ask "..." --feedback down --better-answer "..."
+
+rates the answer too (POST /feedback: up/down or 0..1, --comment, --better-answer): the record
+people's ratings leave, which the CT pipeline's preferences step turns into preference pairs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -129,6 +135,27 @@ def where_the_trace_went(trace_id: str | None, tracing: dict[str, Any]) -> str:
     return f"trace {trace_id} sent to {destination} (exported {tracing.get('exported', '?')})"
 
 
+def where_the_feedback_went(trace_id: str, answer: dict[str, Any]) -> str:
+    path = traces.local_traces_path()
+    if path is not None and not traces.opik_configured():
+        records, _ = traces.read_records(path)
+        found = [
+            r
+            for r in records
+            if r.get("kind") == "feedback"
+            and r.get("trace_id") == trace_id
+            and r.get("source") == "human"
+        ]
+        if found:
+            better = " with a better answer" if found[-1].get("better_answer") else ""
+            return (
+                f"feedback record {found[-1]['name']}={found[-1]['value']:g}{better} on trace "
+                f"{trace_id} written to {path}"
+            )
+        return f"feedback on trace {trace_id} NOT found in {path}"
+    return f"feedback {answer.get('name')}={answer.get('value')} on trace {trace_id} queued to Opik"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="components.serving.rag.ask")
     parser.add_argument("question", help="what to ask the twin")
@@ -141,7 +168,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint", help="local endpoint (default: the one under --state)")
     parser.add_argument("--author", help="only this author's documents")
     parser.add_argument("--top-k", type=int, help="chunks given to the model")
-    return parser.parse_args(argv)
+    parser.add_argument("--feedback", help='rate the answer: "up", "down" or a number 0..1')
+    parser.add_argument("--comment", help="with --feedback: why")
+    parser.add_argument("--better-answer", help="with --feedback: the answer it should have given")
+    args = parser.parse_args(argv)
+    if (args.comment or args.better_answer) and args.feedback is None:
+        parser.error("--comment and --better-answer go with --feedback")
+    if args.feedback is not None:
+        with contextlib.suppress(ValueError):  # "up"/"down" stay words: the service validates
+            args.feedback = float(args.feedback)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,12 +224,24 @@ def main(argv: list[str] | None = None) -> int:
         if status != 200:
             raise JobError(f"the RAG service answered HTTP {status}: {body.get('detail')}")
         print_answer(args.question, body)
+        rated: dict[str, Any] | None = None
+        if args.feedback is not None and body.get("trace_id"):
+            feedback: dict[str, Any] = {"trace_id": body["trace_id"], "score": args.feedback}
+            if args.comment:
+                feedback["comment"] = args.comment
+            if args.better_answer:
+                feedback["better_answer"] = args.better_answer
+            status, rated = _post(f"{rag_url}/feedback", feedback)
+            if status >= 300:
+                raise JobError(f"the feedback was refused: HTTP {status}: {rated.get('detail')}")
         tracing = _health(rag_url).get("tracing") or {"destination": "?"}
     finally:
         # The service first: it flushes its traces as it stops.
         rag.stop()
         model.stop()
     print(f"{PROG}: {where_the_trace_went(body.get('trace_id'), tracing)}")
+    if rated is not None:
+        print(f"{PROG}: {where_the_feedback_went(body['trace_id'], rated)}")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Preference pairs job (see __main__)."""
