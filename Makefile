@@ -13,6 +13,9 @@ TORCH_INDEX ?=
 SMOLLM2_VERSION := 0.1.2
 # What `make run` asks the freshly deployed twin through the RAG service.
 QUESTION ?= How do you roll out a new model version without risking production?
+# ...and how it rates the answer (POST /feedback: up, down or 0..1), the record that feedback
+# leaves; the next run's preferences step turns such records into DPO pairs.
+FEEDBACK ?= up
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -30,9 +33,9 @@ $(STAMP): pyproject.toml
 
 run: setup ## run the continuous-training pipeline on this machine, list the registry, ask the twin
 	$(CLI) build
-	$(CLI) run llm-twin-ct --local
+	$(CLI) run llm-twin-ct --local $(if $(PREFERENCE_MIN_PAIRS),--param PreferenceMinPairs=$(PREFERENCE_MIN_PAIRS),)
 	$(CLI) models
-	$(BIN)/python -m components.serving.rag.ask --state $(or $(SM_PIPELINES_STATE),.sm-local) "$(QUESTION)"
+	$(BIN)/python -m components.serving.rag.ask --state $(or $(SM_PIPELINES_STATE),.sm-local) "$(QUESTION)" --feedback "$(FEEDBACK)"
 
 test: setup ## the same gates as CI, in the same order, then the suite
 	$(LEAK_SCAN)
