@@ -109,6 +109,6 @@ def run() -> list[str]:
     return [
         *lines,
         bench_line("executor_step_overhead_rewrite_ms", rewritten, "ms", "<=", 100),
-        bench_line("local_ct_seconds", first, "s", "<=", 900),
+        bench_line("local_ct_seconds", first, "s", "<=", 180),
         bench_line("cached_rerun_fraction", cached / first, "ratio", "<", 0.1),
     ]
