@@ -270,7 +270,7 @@ def test_the_s3_endpoint_is_the_state_folder(tmp_path: Path) -> None:
             endpoint_url=url,
             region_name="us-east-1",
             aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_secret_access_key="local",  # pragma: allowlist secret
         )
         s3.create_bucket(Bucket="b")
         s3.put_object(Bucket="b", Key="a/one.txt", Body=b"hello")

@@ -98,7 +98,7 @@ def state_session(
                 "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
                 "AWS_DEFAULT_REGION": region,
                 "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",  # pragma: allowlist secret
             },
         ),
         # Objects built with no sagemaker_session (the abalone notebook's processors, estimator
