@@ -134,7 +134,7 @@ def test_pipeline_shape_for_studio() -> None:
     assert [s["Type"] for s in definition["Steps"]] == ["Lambda", "Condition"]
     guard = definition["Steps"][1]["Arguments"]
     assert [s["Name"] for s in guard["IfSteps"]] == [
-        "etl", "features", "dataset", "train", "find-champion", "new-candidate"
+        "etl", "features", "dataset", "preferences", "train", "find-champion", "new-candidate"
     ]  # fmt: skip
     assert [s["Name"] for s in guard["ElseSteps"]] == ["skipped-overlap"]
     assert guard["Conditions"][0]["LeftValue"] == {
