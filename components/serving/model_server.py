@@ -160,6 +160,9 @@ def parse_request(payload: Any) -> GenerationRequest:
 def handler_for(host: ModelHost) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle on, a keep-alive client's
+        # delayed ACK holds each response back about 40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             print(f"model_server: {self.address_string()} {format % args}", flush=True)
