@@ -158,7 +158,11 @@ def test_large_definitions_are_tagged_and_torn_down(
     _put(f"{PREFIX}/definitions/notes.json")
     _upsert(project, capsys)
     uploaded = _keys(f"{PREFIX}/definitions/") - {f"{PREFIX}/definitions/notes.json"}
-    assert {key.split("/")[2] for key in uploaded} == {"llm-twin-ct", "llm-twin-monitoring"}
+    assert {key.split("/")[2] for key in uploaded} == {
+        "llm-twin-ct",
+        "llm-twin-deploy",
+        "llm-twin-monitoring",
+    }
     assert all(_tags(key) == OURS for key in uploaded)
 
     removed = _teardown(project, capsys)
