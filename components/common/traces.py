@@ -20,14 +20,19 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from components.common.contract import STATE_VARIABLE
+from components.common.job import JobError
 
 TRACES_FILE_VARIABLE = "LLM_TWIN_TRACES_FILE"
 TRACES_FILE = "traces.jsonl"
 DEFAULT_PROJECT = "llm-twin"
+# The RAG service's request traces, and how many one read fetches at the most.
+TRACE_NAME = "rag"
+MAX_TRACES = 20000
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -113,3 +118,31 @@ def read_records(path: Path) -> tuple[list[dict[str, Any]], int]:
             else:
                 bad += 1
     return records, bad
+
+
+def _opik_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def search_opik(
+    client: Any,
+    project: str,
+    start: datetime,
+    end: datetime | None = None,
+    *,
+    truncate: bool,
+    source: str,
+) -> list[dict[str, Any]]:
+    """The RAG service's traces in Opik `project` that started in [start, end), as plain dicts
+    (Opik's trace objects dumped); an Opik error is one JobError line naming `source`."""
+    where = f'name = "{TRACE_NAME}" AND start_time >= "{_opik_time(start)}"'
+    if end is not None:
+        where += f' AND start_time < "{_opik_time(end)}"'
+    try:
+        found = client.search_traces(
+            project_name=project, filter_string=where, max_results=MAX_TRACES, truncate=truncate
+        )
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise JobError(f"cannot read traces from {source}: {type(exc).__name__}: {first}") from None
+    return [t.model_dump() if hasattr(t, "model_dump") else dict(vars(t)) for t in found]

@@ -18,8 +18,6 @@ from typing import Any, Protocol
 from components.common import traces
 from components.common.job import JobError
 
-TRACE_NAME = "rag"
-MAX_TRACES = 20000
 SCORE_SOURCE = "llm-twin-monitoring"
 HUMAN_SCORE = "human_rating"
 
@@ -134,7 +132,7 @@ class JsonlStore:
         }
         found = []
         for record in records:
-            if record.get("kind") != "trace" or record.get("name") != TRACE_NAME:
+            if record.get("kind") != "trace" or record.get("name") != traces.TRACE_NAME:
                 continue
             item = view(record, ratings.get(str(record.get("id"))))
             if item is not None and start <= item.start < end:
@@ -160,10 +158,6 @@ class JsonlStore:
         )
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class OpikStore:
     """Traces of the configured Opik project, and feedback scores logged back onto them."""
 
@@ -173,27 +167,10 @@ class OpikStore:
         self.description = f"Opik project {project!r} at {client.config.url_override}"
 
     def fetch(self, start: datetime, end: datetime) -> list[TraceView]:
-        try:
-            found = self.client.search_traces(
-                project_name=self.project,
-                filter_string=(
-                    f'name = "{TRACE_NAME}" AND start_time >= "{_iso(start)}" '
-                    f'AND start_time < "{_iso(end)}"'
-                ),
-                max_results=MAX_TRACES,
-                truncate=True,
-            )
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise JobError(
-                f"cannot read traces from {self.description}: {type(exc).__name__}: {first}"
-            ) from None
-        views = []
-        for trace in found:
-            record = trace.model_dump() if hasattr(trace, "model_dump") else dict(vars(trace))
-            item = view(record)
-            if item is not None:
-                views.append(item)
+        found = traces.search_opik(
+            self.client, self.project, start, end, truncate=True, source=self.description
+        )
+        views = [item for item in map(view, found) if item is not None]
         return sorted(views, key=lambda t: (t.start, t.id))
 
     def log_scores(self, scores: list[Score]) -> None:

@@ -28,11 +28,9 @@ from typing import Any
 
 from components.common import traces
 from components.common.contract import processing_output, write_json
-from components.common.job import JobError, run_job
+from components.common.job import run_job
 
 PROG = "preferences"
-TRACE_NAME = "rag"
-MAX_TRACES = 20000
 
 
 def _iso(value: Any) -> str | None:
@@ -48,22 +46,11 @@ def opik_records(client: Any, project: str, since: datetime) -> list[dict[str, A
     the pairs come from answers to the same question rated differently."""
     from components.dataset.preferences import HUMAN
 
-    stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    try:
-        found = client.search_traces(
-            project_name=project,
-            filter_string=f'name = "{TRACE_NAME}" AND start_time >= "{stamp}"',
-            max_results=MAX_TRACES,
-            truncate=False,
-        )
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise JobError(
-            f"cannot read traces from Opik project {project!r}: {type(exc).__name__}: {first}"
-        ) from None
+    found = traces.search_opik(
+        client, project, since, truncate=False, source=f"Opik project {project!r}"
+    )
     records: list[dict[str, Any]] = []
-    for trace in found:
-        item = trace.model_dump() if hasattr(trace, "model_dump") else dict(vars(trace))
+    for item in found:
         ratings = [s for s in item.get("feedback_scores") or [] if s.get("name") == "human_rating"]
         if not ratings or not item.get("id"):
             continue

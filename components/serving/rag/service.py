@@ -15,6 +15,7 @@ from typing import Any
 from components.common.chat import ChatError
 from components.common.embeddings import MODEL_NAME as EMBEDDING_MODEL
 from components.common.settings import LLMSettings
+from components.common.traces import TRACE_NAME
 from components.serving.rag import query as query_llm
 from components.serving.rag import rerank
 from components.serving.rag.config import RagSettings
@@ -248,7 +249,7 @@ class RagService:
         query_tokens = self.count_tokens(text)
         started = time.perf_counter()
         trace = self.tracer.start(
-            "rag",
+            TRACE_NAME,
             {"query": text, "author": author, "top_k": k},
             ["llm-twin", "rag", f"env:{self.settings.environment}"],
         )

@@ -182,3 +182,59 @@ def test_pipeline_passes_the_pairs_and_their_digest_to_training() -> None:
     assert "Steps.preferences.PropertyFiles.summary" in json.dumps(hyper["preference_digest"])
     # Uncached, so ratings that arrive while the documents stay the same reach training.
     assert "CacheConfig" not in compiled_step("preferences")
+
+
+def test_rated_opik_traces_become_trace_and_feedback_records() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from components.preferences.__main__ import opik_records
+
+    rated = {
+        "id": "t-1",
+        "input": {"query": "q"},
+        "output": {"answer": "a"},
+        "feedback_scores": [
+            {
+                "name": "human_rating",
+                "value": 0.0,
+                "reason": "too long",
+                "created_at": "2030-01-01",
+            },
+            {"name": "quality", "value": 0.9},
+        ],
+    }
+    unrated = {"id": "t-2", "feedback_scores": [{"name": "quality", "value": 0.4}]}
+    calls: list[dict[str, Any]] = []
+
+    class FakeOpik:
+        def search_traces(self, **kwargs: Any) -> list[Any]:
+            calls.append(kwargs)
+            return [SimpleNamespace(model_dump=lambda r=r: r) for r in (rated, unrated)]
+
+    records = opik_records(FakeOpik(), "llm-twin-staging", datetime(2030, 1, 1, tzinfo=UTC))
+    assert (
+        calls[0]["filter_string"] == 'name = "rag" AND start_time >= "2030-01-01T00:00:00.000000Z"'
+    )
+    assert calls[0]["truncate"] is False
+    assert [(r["kind"], r.get("id") or r.get("trace_id")) for r in records] == [
+        ("trace", "t-1"),
+        ("feedback", "t-1"),
+    ]
+    assert records[1]["value"] == 0.0 and records[1]["reason"] == "too long"
+
+
+def test_an_opik_error_is_one_line_naming_the_project() -> None:
+    from datetime import UTC, datetime
+
+    from components.preferences.__main__ import opik_records
+
+    class Down:
+        def search_traces(self, **kwargs: Any) -> list[Any]:
+            raise ConnectionError("refused\nmore detail")
+
+    with pytest.raises(JobError) as failed:
+        opik_records(Down(), "llm-twin-staging", datetime(2030, 1, 1, tzinfo=UTC))
+    assert str(failed.value) == (
+        "cannot read traces from Opik project 'llm-twin-staging': ConnectionError: refused"
+    )
