@@ -15,6 +15,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -110,25 +111,35 @@ def from_reference(reference: dict[str, Any]) -> BaseModel:
     return current
 
 
-def _convert_once(source: Path, folder: Path) -> None:
-    """De-quantize the GGUF into a plain checkpoint, once, even with several jobs racing."""
+def build_once(folder: Path, note: str, fill: Callable[[Path], None]) -> None:
+    """Fill `folder` once, even with several jobs racing: under a lock, `fill` writes into a
+    staging folder that is renamed into place with a `.complete` marker (holding `note`), so a
+    reader never sees a half-written folder."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = folder.parent / f".{folder.name}.lock"
-    with lock_path.open("w") as lock:
+    with (folder.parent / f".{folder.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (folder / ".complete").is_file():
             return
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
         try:
-            model, tokenizer = _load_gguf(source)
-            model.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
-            (staging / ".complete").write_text(source.name + "\n", encoding="utf-8")
+            fill(staging)
+            (staging / ".complete").write_text(note + "\n", encoding="utf-8")
             if folder.exists():
                 shutil.rmtree(folder)
             staging.rename(folder)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _convert_once(source: Path, folder: Path) -> None:
+    """De-quantize the GGUF into a plain checkpoint, once, even with several jobs racing."""
+
+    def fill(staging: Path) -> None:
+        model, tokenizer = _load_gguf(source)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+
+    build_once(folder, source.name, fill)
 
 
 def _load_gguf(source: Path) -> tuple[Any, Any]:

@@ -16,10 +16,7 @@ guards the query length: that limit is what the embedding model reads, not the g
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -96,19 +93,12 @@ def _local_gguf_tokenizer() -> Any:
 
 
 def _save_once(source: Path, folder: Path) -> Any:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with (folder.parent / f".{folder.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (folder / ".complete").is_file():
-            return _load(str(folder))
-        tokenizer = _load(str(source.parent), gguf_file=source.name)
-        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-        try:
-            tokenizer.save_pretrained(staging)
-            (staging / ".complete").write_text(source.name + "\n", encoding="utf-8")
-            if folder.exists():
-                shutil.rmtree(folder)
-            staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return tokenizer
+    made: list[Any] = []
+
+    def fill(staging: Path) -> None:
+        made.append(_load(str(source.parent), gguf_file=source.name))
+        made[0].save_pretrained(staging)
+
+    base_model.build_once(folder, source.name, fill)
+    # Another process may have built it meanwhile: then it is read from the folder.
+    return made[0] if made else _load(str(folder))
