@@ -30,7 +30,6 @@ from sm_pipelines.aws.clients import aws_errors, client
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.loader import Definitions
 from sm_pipelines.config.naming import Names
-from sm_pipelines.errors import UserError
 from sm_pipelines.iam.documents import GITHUB_OIDC_HOST
 from sm_pipelines.infra import lint
 from sm_pipelines.infra.roles import OIDC_PROVIDER_ID
@@ -42,13 +41,10 @@ PLACEHOLDER_TYPE = "AWS::SecretsManager::Secret"
 
 
 def bootstrap_environment(definitions: Definitions, env_name: str) -> EnvironmentConfig:
-    env = definitions.environment(env_name)
-    if env.kind != "aws":
-        raise UserError(
-            f"environment {env_name!r} is local: nothing to bootstrap; bootstrap creates the "
-            "account-level resources of an AWS environment"
-        )
-    return env
+    return definitions.aws_environment(
+        env_name,
+        "nothing to bootstrap; bootstrap creates the account-level resources of an AWS environment",
+    )
 
 
 def render(definitions: Definitions, env_name: str, skip_types: Iterable[str] = ()) -> str:

@@ -22,7 +22,7 @@ from sm_pipelines.compile.compiler import CompiledPipeline, canonical_json, comp
 from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.loader import Definitions
 from sm_pipelines.config.triggers import NewDataTrigger
-from sm_pipelines.errors import AwsError, UserError
+from sm_pipelines.errors import AwsError
 from sm_pipelines.events.rules import alert_rules, trigger_rules
 
 
@@ -96,14 +96,14 @@ def _differences(deployed: dict[str, Any], compiled: CompiledPipeline, desired: 
     return found
 
 
+UPSERT_IS_FOR_AWS = (
+    "run it with `sm-pipelines run <pipeline> --local`; upsert and teardown act on AWS environments"
+)
+
+
 def aws_environment(definitions: Definitions, env_name: str) -> EnvironmentConfig:
-    env = definitions.environment(env_name)
-    if env.kind != "aws":
-        raise UserError(
-            f"environment {env_name!r} is local: run it with `sm-pipelines run <pipeline> --local`;"
-            " upsert and teardown act on AWS environments"
-        )
-    return env
+    """The AWS environment upsert, diff and teardown act on."""
+    return definitions.aws_environment(env_name, UPSERT_IS_FOR_AWS)
 
 
 def upsert_pipelines(

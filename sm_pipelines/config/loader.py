@@ -20,7 +20,7 @@ from sm_pipelines.config.environment import EnvironmentConfig
 from sm_pipelines.config.messages import DefinitionErrors, dedupe, validate_model
 from sm_pipelines.config.pipeline import PipelineConfig
 from sm_pipelines.config.secret_scan import scan
-from sm_pipelines.errors import DefinitionError
+from sm_pipelines.errors import DefinitionError, UserError
 from sm_pipelines.files import YamlDocument, load_yaml
 
 __all__ = ["DefinitionErrors", "Definitions", "load_definitions"]
@@ -48,6 +48,14 @@ class Definitions:
                 f"environment {name!r} does not exist; known environments: {known}",
             )
         return self.environments[name]
+
+    def aws_environment(self, name: str, local_hint: str) -> EnvironmentConfig:
+        """The environment, which must be an AWS one; a local one is one line ending in
+        `local_hint` (what to do instead)."""
+        env = self.environment(name)
+        if env.kind != "aws":
+            raise UserError(f"environment {name!r} is local: {local_hint}")
+        return env
 
     def pipeline(self, name: str) -> PipelineConfig:
         if name not in self.pipelines:
