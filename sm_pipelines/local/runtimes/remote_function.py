@@ -6,18 +6,20 @@ the SDK's own `job_driver.sh`, `bootstrap_runtime_environment.py` and
 `runtime_environment_manager.py` (uploaded when the definition was built), a
 `pre_exec_script_and_dependencies` channel the requirements file and `pre_exec.sh`, and the
 ContainerEntrypoint/ContainerArguments are `/bin/bash job_driver.sh --s3_base_uri ... ` as the
-container runs them. Locally the channels are staged under /opt/ml/input/data, the container's
-config files written, and the entrypoint runs unchanged inside the job's mount namespace: the
-SDK's bootstrap runs the pre-execution commands in the workspace and installs the requirements,
-then `python -m sagemaker.remote_function.invoke_function` deserializes the function and its
+container runs them. Locally `steps/training.py` stages the channels under /opt/ml/input/data,
+writes the container's config files and packs the model as for any training job; this module
+checks the request and patches the driver's bootstrap line, and the entrypoint runs unchanged
+inside the job's mount namespace: the SDK's bootstrap runs the pre-execution commands in the
+workspace and installs the requirements, then
+`python -m sagemaker.remote_function.invoke_function` deserializes the function and its
 arguments from S3 (checking their SHA-256), resolves parameters, execution variables and other
 steps' `DelayedReturn`s, calls it, and writes the pickled return value and `results.json` (what
 `DelayedReturn` compiles to: `JsonGet(s3_uri=<S3OutputPath>/results.json, "Result...")`) under
 the step's S3OutputPath, or, when the function raises, the pickled exception and
 /opt/ml/output/failure (`repr(exception)`), which becomes the step's one-line failure reason.
 
-S3 is the state folder through a loopback endpoint (`sm_pipelines.local.s3_endpoint`, set as
-`AWS_ENDPOINT_URL_S3` for the job). Why not patch the SDK's S3 helpers inside the job, or run
+S3 is the state folder through the run's loopback endpoint (`sm_pipelines.local.s3_endpoint`,
+`AWS_ENDPOINT_URL_S3` for every job). Why not patch the SDK's S3 helpers inside the job, or run
 moto seeded from the state: the remote-function runtime and user code reach S3 through plain
 boto3 clients and resources (`download_fileobj`, `upload_fileobj`, `Object.put`, a user's own
 `boto3.client("s3")`), so an endpoint keeps all of that code unmodified and covers what a
@@ -41,16 +43,11 @@ runs when the image's environment has torch.
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import re
-import tarfile
 from pathlib import Path
 from typing import Any
 
-from sm_pipelines.local.job import JobContext, StepFailure, job_s3, run_job
-from sm_pipelines.local.s3_endpoint import job_variables
+from sm_pipelines.local.job import JobContext, StepFailure
 
 ML = "/opt/ml"
 BOOTSTRAP_CHANNEL = "sagemaker_remote_function_bootstrap"
@@ -120,41 +117,6 @@ def _refusal(ctx: JobContext, entrypoint: list[str], arguments: list[str]) -> st
     return None
 
 
-def _stage(ctx: JobContext, arguments: dict[str, Any], ml: Path) -> list[str]:
-    channels = []
-    for channel in arguments.get("InputDataConfig") or []:
-        name = channel["ChannelName"]
-        source = channel.get("DataSource", {}).get("S3DataSource", {})
-        try:
-            ctx.state.copy_prefix(source["S3Uri"], ml / "input/data" / name)
-        except (FileNotFoundError, KeyError) as exc:
-            raise StepFailure(
-                f"ClientError: channel {name}: {exc} (the SDK uploads a @step's files when the "
-                "definition is built: build it with sm_pipelines.local.session.state_session)"
-            ) from None
-        channels.append(name)
-    resources = arguments.get("ResourceConfig") or {}
-    config = ml / "input/config"
-    config.mkdir(parents=True, exist_ok=True)
-    files = {
-        "resourceconfig.json": {
-            "current_host": "algo-1",
-            "current_instance_type": resources.get("InstanceType", "ml.m5.large"),
-            "current_group_name": "homogeneousCluster",
-            "hosts": ["algo-1"],
-            "instance_groups": [],
-            "network_interface_name": "eth0",
-        },
-        "inputdataconfig.json": {name: {"TrainingInputMode": "File"} for name in channels},
-        "hyperparameters.json": arguments.get("HyperParameters") or {},
-    }
-    for name, payload in files.items():
-        (config / name).write_text(json.dumps(payload), encoding="utf-8")
-    for sub in ("model", "output/data", "checkpoints"):
-        (ml / sub).mkdir(parents=True, exist_ok=True)
-    return channels
-
-
 def _driver(ml: Path, wrapper: Path) -> None:
     """The SDK's job_driver.sh with its bootstrap line run through the wrapper."""
     driver = ml / DRIVER.removeprefix(f"{ML}/")
@@ -179,68 +141,46 @@ def _one_line(text: str) -> str:
     return line if len(line) <= 500 else line[:497] + "..."
 
 
-def _pack(directory: Path) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(directory.rglob("*")):
-            tar.add(path, arcname=str(path.relative_to(directory)), recursive=False)
-    return buffer.getvalue()
+MISSING_CHANNEL_HINT = (
+    "the SDK uploads a @step's files when the definition is built: build it with "
+    "sm_pipelines.local.session.state_session"
+)
 
 
-def _environment(ctx: JobContext, arguments: dict[str, Any], name: str, url: str) -> dict[str, str]:
-    env = {key: str(value) for key, value in (arguments.get("Environment") or {}).items()}
-    env.update(
-        {
-            "TRAINING_JOB_NAME": name,
-            "TRAINING_JOB_ARN": ctx.arn("training-job", name),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(job_variables(url, ctx.region, {**os.environ, **ctx.environment, **env}))
-    return env
-
-
-def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
+def check(ctx: JobContext, arguments: dict[str, Any]) -> None:
+    """Refuse, in one line, what the local runtime cannot run."""
     algorithm = arguments.get("AlgorithmSpecification") or {}
-    image = algorithm.get("TrainingImage")
     entrypoint = [str(part) for part in algorithm.get("ContainerEntrypoint") or []]
     container_arguments = [str(part) for part in algorithm.get("ContainerArguments") or []]
     refusal = _refusal(ctx, entrypoint, container_arguments)
     if refusal:
         raise StepFailure(f"ClientError: {refusal}")
-    output_path = (arguments.get("OutputDataConfig") or {}).get("S3OutputPath", "").rstrip("/")
-    if not output_path:
-        raise StepFailure("ClientError: OutputDataConfig.S3OutputPath is missing")
 
+
+def command(
+    ctx: JobContext, arguments: dict[str, Any], name: str
+) -> tuple[list[str], dict[str, str], Path]:
+    """The job's command line (the definition's own driver, its bootstrap line patched), the
+    variables the container sets, and its working folder; the channels must be staged."""
     ml = ctx.container_path(ML)
-    _stage(ctx, arguments, ml)
     _driver(ml, ctx.sandbox / "remote_function_bootstrap.py")
+    algorithm = arguments.get("AlgorithmSpecification") or {}
+    entrypoint = [str(part) for part in algorithm.get("ContainerEntrypoint") or []]
+    container_arguments = [str(part) for part in algorithm.get("ContainerArguments") or []]
     workdir = ctx.sandbox / "workdir"
     workdir.mkdir(parents=True, exist_ok=True)
-    name = ctx.named(arguments.get("TrainingJobName"))
-    timeout = (arguments.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-    with job_s3(ctx) as url:
-        env = _environment(ctx, arguments, name, url)
-        try:
-            run_job(ctx, [*entrypoint, *container_arguments], env, workdir, timeout, image)
-        except StepFailure as failure:
-            reason_file = ml / "output/failure"
-            reason = (
-                reason_file.read_text(errors="replace").strip() if reason_file.is_file() else ""
-            )
-            if reason and not failure.exception_type:
-                failure.reason = f"AlgorithmError: {_one_line(reason)}"
-            raise
-
-    model_uri = f"{output_path}/{name}/output/model.tar.gz"
-    ctx.state.put_bytes(model_uri, _pack(ml / "model"))
-    if any((ml / "output/data").iterdir()):
-        ctx.state.put_bytes(f"{output_path}/{name}/output/output.tar.gz", _pack(ml / "output/data"))
-    return {
-        **arguments,
-        "TrainingJobName": name,
-        "TrainingJobArn": ctx.arn("training-job", name),
-        "TrainingJobStatus": "Completed",
-        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
-        "FinalMetricDataList": [],
+    env = {
+        "TRAINING_JOB_NAME": name,
+        "TRAINING_JOB_ARN": ctx.arn("training-job", name),
+        "PYTHONUNBUFFERED": "1",
     }
+    return [*entrypoint, *container_arguments], env, workdir
+
+
+def failure_reason(failure: StepFailure, ml: Path) -> str:
+    """The job's /opt/ml/output/failure (`repr(exception)`) on one line, for a job's own error."""
+    reason_file = ml / "output/failure"
+    text = reason_file.read_text(errors="replace").strip() if reason_file.is_file() else ""
+    if text and not failure.exception_type:
+        return f"AlgorithmError: {_one_line(text)}"
+    return failure.reason

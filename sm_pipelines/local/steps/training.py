@@ -58,8 +58,9 @@ def _stage_code(ctx: JobContext, submit_directory: str, code_dir: Path) -> None:
         raise StepFailure(f"ClientError: {submit_directory} does not exist (looked in {source})")
 
 
-def _pack(directory: Path) -> bytes | None:
-    if not directory.is_dir() or not any(directory.iterdir()):
+def _pack(directory: Path, empty: bool = False) -> bytes | None:
+    """The folder as a tar.gz; None for an empty one unless `empty` (an empty archive)."""
+    if not directory.is_dir() or not (empty or any(directory.iterdir())):
         return None
     archive = directory.parent / f".{directory.name}.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
@@ -109,7 +110,9 @@ def _script_or_algorithm(
     )
 
 
-def _stage_inputs(ctx: JobContext, arguments: dict[str, Any], ml: Path) -> dict[str, Any]:
+def _stage_inputs(
+    ctx: JobContext, arguments: dict[str, Any], ml: Path, missing_hint: str = ""
+) -> dict[str, Any]:
     """Channels under /opt/ml/input/data and the config files the container reads."""
     channels: dict[str, Any] = {}
     for channel in arguments.get("InputDataConfig", []):
@@ -118,7 +121,8 @@ def _stage_inputs(ctx: JobContext, arguments: dict[str, Any], ml: Path) -> dict[
         try:
             ctx.state.copy_prefix(source["S3Uri"], ml / "input/data" / name)
         except (FileNotFoundError, KeyError) as exc:
-            raise StepFailure(f"ClientError: channel {name}: {exc}") from None
+            hint = f" ({missing_hint})" if missing_hint else ""
+            raise StepFailure(f"ClientError: channel {name}: {exc}{hint}") from None
         channels[name] = {
             "TrainingInputMode": channel.get("InputMode", "File"),
             "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
@@ -187,52 +191,58 @@ def _failure_reason(failure: StepFailure, ctx: JobContext, ml: Path) -> str:
 
 
 def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
-    if remote_function.matches(arguments):
-        return remote_function.run(ctx, arguments)
     algorithm = arguments.get("AlgorithmSpecification", {})
     image = algorithm.get("TrainingImage")
-    hyperparameters = dict(arguments.get("HyperParameters") or {})
-    program = _decoded(hyperparameters.get("sagemaker_program"))
-    submit_directory = _decoded(hyperparameters.get("sagemaker_submit_directory"))
-    runtime, script_mode = _script_or_algorithm(ctx, image, program, submit_directory)
+    output_path = arguments.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
+    if not output_path:
+        raise StepFailure("ClientError: OutputDataConfig.S3OutputPath is missing")
+    name = ctx.named(arguments.get("TrainingJobName"))
     ml = ctx.container_path(ML)
     code_dir = ml / "code"
-    if script_mode:
-        _stage_code(ctx, submit_directory, code_dir)
-        if not (code_dir / program).is_file():
-            raise StepFailure(
-                f"ClientError: sagemaker_program {program!r} is not in {submit_directory}"
-            )
-    _stage_inputs(ctx, arguments, ml)
+    # A @step function's job (its runtime keeps no model and reports no metrics), a script
+    # (script mode) or a built-in algorithm.
+    function = remote_function.matches(arguments)
+    if function:
+        remote_function.check(ctx, arguments)
+        _stage_inputs(ctx, arguments, ml, remote_function.MISSING_CHANNEL_HINT)
+        command, runtime_env, cwd = remote_function.command(ctx, arguments, name)
+    else:
+        hyperparameters = dict(arguments.get("HyperParameters") or {})
+        program = _decoded(hyperparameters.get("sagemaker_program"))
+        submit_directory = _decoded(hyperparameters.get("sagemaker_submit_directory"))
+        runtime, script_mode = _script_or_algorithm(ctx, image, program, submit_directory)
+        if script_mode:
+            _stage_code(ctx, submit_directory, code_dir)
+            if not (code_dir / program).is_file():
+                raise StepFailure(
+                    f"ClientError: sagemaker_program {program!r} is not in {submit_directory}"
+                )
+        _stage_inputs(ctx, arguments, ml)
+        launcher = toolkit if script_mode else xgboost_algorithm
+        command, runtime_env = launcher.command(ctx, runtime)
+        cwd = code_dir
     checkpoint = arguments.get("CheckpointConfig")
     checkpoint_dir = ctx.container_path((checkpoint or {}).get("LocalPath", f"{ML}/checkpoints"))
     if checkpoint and ctx.state.s3_path(checkpoint["S3Uri"]).exists():
         ctx.state.copy_prefix(checkpoint["S3Uri"], checkpoint_dir)
 
-    env = {
-        key: to_text(ctx.rewrite(value))
-        for key, value in (arguments.get("Environment") or {}).items()
-    }
+    variables = arguments.get("Environment") or {}
+    env = {key: to_text(ctx.rewrite(value)) for key, value in variables.items()}
     # Where the project's own jobs find /opt/ml when it is not mounted (processing does the same).
     env["SM_ML_ROOT"] = ctx.job_path(ML)
-    if script_mode:
-        command, runtime_env = toolkit.command(ctx, runtime)
-    else:
-        command, runtime_env = xgboost_algorithm.command(ctx, runtime)
     env.update(runtime_env)
     timeout = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     try:
-        log = run_job(ctx, command, env, code_dir, timeout, image)
+        log = run_job(ctx, command, env, cwd, timeout, image)
     except StepFailure as failure:
-        failure.reason = _failure_reason(failure, ctx, ml)
+        if function:
+            failure.reason = remote_function.failure_reason(failure, ml)
+        else:
+            failure.reason = _failure_reason(failure, ctx, ml)
         raise
 
-    output_path = arguments.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
-    if not output_path:
-        raise StepFailure("ClientError: OutputDataConfig.S3OutputPath is missing")
-    name = ctx.named(arguments.get("TrainingJobName"))
     model_uri = f"{output_path}/{name}/output/model.tar.gz"
-    model = _pack(ml / "model")
+    model = _pack(ml / "model", empty=function)
     if model is None:
         raise StepFailure("AlgorithmError: the training job saved nothing to /opt/ml/model")
     ctx.state.put_bytes(model_uri, model)
@@ -241,7 +251,9 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
         ctx.state.put_bytes(f"{output_path}/{name}/output/output.tar.gz", output_data)
     if checkpoint and checkpoint_dir.is_dir():
         ctx.state.upload_dir(checkpoint_dir, checkpoint["S3Uri"])
-    if script_mode:
+    if function:
+        metrics: list[dict[str, Any]] = []
+    elif script_mode:
         metrics = _final_metrics(log, algorithm.get("MetricDefinitions", []))
     else:
         metrics = xgboost_algorithm.final_metrics(log)
