@@ -28,20 +28,13 @@ def _no_telemetry(*_args: object, **_kwargs: object) -> None:
 
 
 @contextlib.contextmanager
-def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
-    import boto3
+def quiet_sdk() -> Iterator[None]:
+    """While building: no telemetry request, no SDK warnings, only the SDK's errors logged."""
     import sagemaker.telemetry.telemetry_logging as telemetry
-    from sagemaker.workflow.pipeline_context import PipelineSession
 
     quiet = [logging.getLogger(name) for name in ("sagemaker", "sagemaker.workflow.utilities")]
     levels = [logger.level for logger in quiet]
     with (
-        # Building calls nothing, so an endpoint override (even a malformed one) is not its
-        # business: botocore would otherwise validate it while creating the session's clients.
-        mock.patch.dict(
-            os.environ,
-            {"AWS_EC2_METADATA_DISABLED": "true", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
-        ),
         mock.patch.object(telemetry, "_send_telemetry_request", _no_telemetry),
         warnings.catch_warnings(),
     ):
@@ -49,8 +42,25 @@ def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
         for logger in quiet:
             logger.setLevel(logging.ERROR)
         try:
-            boto_session = boto3.Session(region_name=region, **_OFFLINE_CREDENTIALS)
-            yield PipelineSession(boto_session=boto_session, default_bucket=bucket)
+            yield
         finally:
             for logger, level in zip(quiet, levels, strict=True):
                 logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
+    import boto3
+    from sagemaker.workflow.pipeline_context import PipelineSession
+
+    with (
+        # Building calls nothing, so an endpoint override (even a malformed one) is not its
+        # business: botocore would otherwise validate it while creating the session's clients.
+        mock.patch.dict(
+            os.environ,
+            {"AWS_EC2_METADATA_DISABLED": "true", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
+        ),
+        quiet_sdk(),
+    ):
+        boto_session = boto3.Session(region_name=region, **_OFFLINE_CREDENTIALS)
+        yield PipelineSession(boto_session=boto_session, default_bucket=bucket)

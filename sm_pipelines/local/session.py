@@ -20,16 +20,15 @@ placeholders of the executor's account (`000000000000` unless told otherwise).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from unittest import mock
 
+from sm_pipelines.compile.session import quiet_sdk
 from sm_pipelines.config.naming import arn_in
-from sm_pipelines.local.s3_endpoint import s3_endpoint
+from sm_pipelines.local.s3_endpoint import job_variables, s3_endpoint
 from sm_pipelines.local.state import LocalState
 
 if TYPE_CHECKING:
@@ -77,50 +76,25 @@ def state_session(
     """A PipelineSession whose S3 uploads land in the state folder, for as long as it is open."""
     import boto3
     import sagemaker.session as sessions
-    import sagemaker.telemetry.telemetry_logging as telemetry
 
     root = LocalState.at(state)
-    quiet = [logging.getLogger(name) for name in ("sagemaker", "sagemaker.workflow.utilities")]
-    levels = [logger.level for logger in quiet]
-
-    def no_telemetry(*_args: Any, **_kwargs: Any) -> None:
-        return None
-
     with (
         s3_endpoint(root.s3_root, region) as url,
         # Every S3 client made while the session is open reaches the state, including those
         # the SDK makes from the boto session itself (a framework model's code upload does).
         mock.patch.dict(
-            os.environ,
-            {
-                "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_ENDPOINT_URL_S3": url,
-                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
-                "AWS_DEFAULT_REGION": region,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",  # pragma: allowlist secret
-            },
+            os.environ, {"AWS_EC2_METADATA_DISABLED": "true", **job_variables(url, region, {})}
         ),
         # Objects built with no sagemaker_session (the abalone notebook's processors, estimator
         # and transformer) make a plain Session of their own, which would ask STS for the
         # account behind its default bucket.
         mock.patch.object(sessions.Session, "default_bucket", lambda _self: _bucket(root, bucket)),
         mock.patch.object(sessions.Session, "account_id", lambda _self: account),
-        mock.patch.object(telemetry, "_send_telemetry_request", no_telemetry),
-        warnings.catch_warnings(),
+        quiet_sdk(),
     ):
-        warnings.simplefilter("ignore")
-        for logger in quiet:
-            logger.setLevel(logging.ERROR)
-        try:
-            boto_session = boto3.Session(
-                region_name=region, aws_access_key_id="local", aws_secret_access_key="local"
-            )
-            session = _session_class()(boto_session=boto_session, default_bucket=bucket)
-            session.local_account = account
-            session.s3_client = boto_session.client("s3", endpoint_url=url)
-            session.s3_resource = boto_session.resource("s3", endpoint_url=url)
-            yield session
-        finally:
-            for logger, level in zip(quiet, levels, strict=True):
-                logger.setLevel(level)
+        boto_session = boto3.Session(region_name=region)
+        session = _session_class()(boto_session=boto_session, default_bucket=bucket)
+        session.local_account = account
+        session.s3_client = boto_session.client("s3", endpoint_url=url)
+        session.s3_resource = boto_session.resource("s3", endpoint_url=url)
+        yield session
