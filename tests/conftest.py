@@ -142,6 +142,24 @@ def prepare_staging_account(**client_args: str) -> None:
     boto3.client("sqs", **region).create_queue(QueueName=STAGING_ALERT_QUEUE)
 
 
+def empty_moto_account(moto_server: str) -> dict[str, str]:
+    """The session's moto server reset to an empty account (it lives for the whole session),
+    and the environment a CLI subprocess needs to reach it."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": STAGING_REGION,
+    }
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
 @pytest.fixture
 def staging_account(fake_aws: None, monkeypatch: pytest.MonkeyPatch, moto_s3_echoes_eventbridge):
     """In-process moto acting as the staging account, prepared as for a first upsert."""

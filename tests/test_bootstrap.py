@@ -15,10 +15,8 @@ an update), not on the emulated resources.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,13 @@ from sm_pipelines.infra import lint, storage
 from sm_pipelines.infra import template as template_module
 from sm_pipelines.infra.roles import EVENTS_POLICY_NAME
 from sm_pipelines.infra.template import bootstrap_template, stack_name, template_body
-from tests.conftest import ROOT, STAGING_ACCOUNT, STAGING_BUCKET, STAGING_REGION
+from tests.conftest import (
+    ROOT,
+    STAGING_ACCOUNT,
+    STAGING_BUCKET,
+    STAGING_REGION,
+    empty_moto_account,
+)
 
 STACK = "llm-twin-staging-bootstrap"
 MOTO_CANNOT_CREATE = ("AWS::IAM::OIDCProvider", "AWS::SecretsManager::Secret")
@@ -404,25 +408,10 @@ def test_stack_name_is_per_environment() -> None:
 # --- a fresh moto server, the CLI as a user runs it -------------------------------------------
 
 
-def _empty_server(moto_server: str) -> dict[str, str]:
-    """The session's server reset to an empty account (nothing prepared); a CLI's environment."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": STAGING_REGION,
-    }
-    env.pop("AWS_PROFILE", None)
-    return env
-
-
 def test_fresh_moto_server_bootstrap_then_upsert_then_no_change_then_update(
     project: Path, moto_server: str
 ) -> None:
-    env = _empty_server(moto_server)
+    env = empty_moto_account(moto_server)
     base = [sys.executable, "-m", "sm_pipelines", "--definitions", str(project / "definitions")]
 
     def run(*args: str) -> list[str]:

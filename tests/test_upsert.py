@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import boto3
@@ -15,7 +13,12 @@ from moto import mock_aws
 
 from sm_pipelines.cli import main
 from sm_pipelines.compile.bundle import collect_bundle
-from tests.conftest import STAGING_BUCKET, STAGING_REGION, prepare_staging_account
+from tests.conftest import (
+    STAGING_BUCKET,
+    STAGING_REGION,
+    empty_moto_account,
+    prepare_staging_account,
+)
 
 REGION = STAGING_REGION
 
@@ -149,17 +152,8 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 def _fresh_staging_account(moto_server: str) -> dict[str, str]:
     """An empty staging account on the server (which lives for the whole session), prepared
     for a first upsert; the environment a CLI subprocess needs to reach it."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
+    env = empty_moto_account(moto_server)
     prepare_staging_account(endpoint_url=moto_server, **CREDENTIALS)
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }
-    env.pop("AWS_PROFILE", None)
     return env
 
 
