@@ -90,7 +90,8 @@ def stage_script(state: LocalState, name: str, source: str) -> None:
     state.put_bytes(f"{BUCKET}/code/{name}", source.encode())
 
 
-def stage_tarball(state: LocalState, uri: str, files: dict[str, str]) -> None:
+def tarball(files: dict[str, str]) -> bytes:
+    """A model.tar.gz-style archive of text files."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w:gz") as tar:
         for path, text in files.items():
@@ -98,7 +99,21 @@ def stage_tarball(state: LocalState, uri: str, files: dict[str, str]) -> None:
             info = tarfile.TarInfo(path)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    state.put_bytes(uri, raw.getvalue())
+    return raw.getvalue()
+
+
+def untar(path: Path) -> dict[str, str]:
+    """The text files of an archive, by name."""
+    with tarfile.open(path) as tar:
+        return {
+            member.name: tar.extractfile(member).read().decode()  # type: ignore[union-attr]
+            for member in tar.getmembers()
+            if member.isfile()
+        }
+
+
+def stage_tarball(state: LocalState, uri: str, files: dict[str, str]) -> None:
+    state.put_bytes(uri, tarball(files))
 
 
 def runner(
@@ -111,3 +126,20 @@ def runner(
         "test-pipeline",
         RunSettings(cwd=cwd, sleep=recorded.append, **settings),
     )
+
+
+def run_sdk_pipeline(
+    state: LocalState,
+    pipeline: Any,
+    cwd: Path,
+    files: dict[str, bytes] | None = None,
+    params: dict[str, Any] | None = None,
+    **settings: Any,
+) -> Any:
+    """Stage `files` (S3 URI -> bytes), then run an SDK `Pipeline`'s definition with the
+    executor as `sm-pipelines run --local --definition` would; returns the Execution."""
+    for uri, data in (files or {}).items():
+        state.put_bytes(uri, data)
+    loaded = load_definition(pipeline.definition(), pipeline.name)
+    typed = loaded.typed_parameters({k: str(v) for k, v in (params or {}).items()})
+    return Runner(state, loaded, pipeline.name, RunSettings(cwd=cwd, **settings)).start(typed)

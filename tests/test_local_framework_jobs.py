@@ -8,9 +8,7 @@ the registered artifact.
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +24,10 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from sm_pipelines.local import registry
 from sm_pipelines.local.execution import FAILED, SUCCEEDED, Execution
-from sm_pipelines.local.plan import load_definition
-from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.sandbox import namespace_prefix
 from sm_pipelines.local.session import state_session
 from sm_pipelines.local.state import LocalState
+from tests.local_definitions import run_sdk_pipeline, untar
 
 pytest.importorskip("sagemaker_training")
 
@@ -98,16 +95,14 @@ def _source(tmp_path: Path, name: str, files: dict[str, str]) -> str:
 def _run(
     state: LocalState, tmp_path: Path, pipeline: Pipeline, env: dict[str, str] | None = None
 ) -> Execution:
-    state.put_bytes(f"{PREFIX}/data/rows.csv", b"1\n2\n3\n")
-    state.put_bytes(f"{PREFIX}/data/values.txt", b"1 2 3\n")
-    definition = load_definition(pipeline.definition(), pipeline.name)
-    settings = RunSettings(cwd=tmp_path, namespace=NAMESPACE, environment=env or {})
-    return Runner(state, definition, pipeline.name, settings).start({})
+    data = {f"{PREFIX}/data/rows.csv": b"1\n2\n3\n", f"{PREFIX}/data/values.txt": b"1 2 3\n"}
+    return run_sdk_pipeline(
+        state, pipeline, tmp_path, data, namespace=NAMESPACE, environment=env or {}
+    )
 
 
-def _members(state: LocalState, uri: str) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(state.s3_path(uri).read_bytes())) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+def _members(state: LocalState, uri: str) -> dict[str, str]:
+    return untar(state.s3_path(uri))
 
 
 def _estimator(session: Any, source_dir: str) -> SKLearn:
@@ -285,7 +280,7 @@ def test_a_framework_model_registered_with_an_entry_point_is_repacked(tmp_path: 
     assert artifact == repacked
     members = _members(state, artifact)
     assert "code/inference.py" in members and "model.json" in members
-    assert members["code/inference.py"].decode() == INFERENCE
+    assert members["code/inference.py"] == INFERENCE
 
 
 def test_objects_built_without_a_session_use_the_state(tmp_path: Path) -> None:

@@ -33,10 +33,9 @@ from sm_pipelines.config.environment import LocalImage, LocalSettings
 from sm_pipelines.local import registry
 from sm_pipelines.local.execution import FAILED, NOT_EXECUTED, SUCCEEDED, Execution
 from sm_pipelines.local.images import ImageMap, sagemaker_image
-from sm_pipelines.local.plan import load_definition
-from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.sandbox import namespace_prefix
 from sm_pipelines.local.state import LocalState
+from tests.local_definitions import run_sdk_pipeline
 
 pytest.importorskip("xgboost")
 
@@ -270,12 +269,9 @@ def _abalone(
 
 def _run(tmp_path: Path, pipeline: Pipeline, params: dict[str, Any]) -> tuple[Execution, Path]:
     state = LocalState(tmp_path / "state")
-    for uri, data in FILES.items():
-        state.put_bytes(uri, data)
-    definition = load_definition(pipeline.definition(), "abalone")
-    settings = RunSettings(cwd=tmp_path, namespace=NAMESPACE, region=REGION)
-    typed = definition.typed_parameters({k: str(v) for k, v in params.items()})
-    execution = Runner(state, definition, pipeline.name, settings).start(typed)
+    execution = run_sdk_pipeline(
+        state, pipeline, tmp_path, FILES, params, namespace=NAMESPACE, region=REGION
+    )
     return execution, state.root
 
 
@@ -397,15 +393,13 @@ def test_a_private_copy_of_the_xgboost_image_runs_once_mapped(tmp_path: Path) ->
             ),
         )
         pipeline = Pipeline(name="abalone", steps=[step], sagemaker_session=session)
-        state = LocalState(tmp_path / "state")
-        for uri, data in FILES.items():
-            state.put_bytes(uri, data)
         images = ImageMap.from_settings(
             LocalSettings(images={"*/team/xgb:*": LocalImage(algorithm="xgboost")})
         )
-        settings = RunSettings(cwd=tmp_path, namespace=NAMESPACE, images=images)
-        definition = load_definition(pipeline.definition(), "abalone")
-        execution = Runner(state, definition, pipeline.name, settings).start({})
+        state = LocalState(tmp_path / "state")
+        execution = run_sdk_pipeline(
+            state, pipeline, tmp_path, FILES, namespace=NAMESPACE, images=images
+        )
     assert execution.status == SUCCEEDED, execution.failure_reason
     metrics = execution.steps["Train"].properties["FinalMetricDataList"]
     assert [m["MetricName"] for m in metrics] == ["train:rmse"]

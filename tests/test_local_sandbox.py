@@ -20,10 +20,9 @@ from sagemaker.workflow.steps import ProcessingStep, TrainingStep
 
 from sm_pipelines.compile.session import offline_session
 from sm_pipelines.local.execution import FAILED, SUCCEEDED, Execution
-from sm_pipelines.local.plan import load_definition
-from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.sandbox import namespace_prefix
 from sm_pipelines.local.state import LocalState
+from tests.local_definitions import run_sdk_pipeline
 
 BUCKET = "sandbox"
 PREFIX = f"s3://{BUCKET}/p"
@@ -45,11 +44,8 @@ def _run(
     tmp_path: Path, pipeline: Pipeline, files: dict[str, bytes], mode: str
 ) -> tuple[Execution, LocalState]:
     state = LocalState(tmp_path / "state")
-    for uri, data in files.items():
-        state.put_bytes(uri, data)
-    definition = load_definition(pipeline.definition(), "sandbox")
-    settings = RunSettings(cwd=tmp_path, namespace=NAMESPACE if mode == "namespace" else None)
-    return Runner(state, definition, pipeline.name, settings).start({}), state
+    namespace = NAMESPACE if mode == "namespace" else None
+    return run_sdk_pipeline(state, pipeline, tmp_path, files, namespace=namespace), state
 
 
 def _literal_pipeline(session: Any) -> Pipeline:

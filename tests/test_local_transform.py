@@ -9,10 +9,8 @@ local S3; each test asserts the exact `.out` bytes SageMaker's batch transform w
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import socket
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from sm_pipelines.local.plan import load_definition
 from sm_pipelines.local.runner import Runner, RunSettings
 from sm_pipelines.local.sandbox import namespace_prefix
 from sm_pipelines.local.state import LocalState
+from tests.local_definitions import tarball
 
 PIPELINE = "batch-scoring"
 BUCKET = "scoring"
@@ -110,17 +109,6 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
-def _tarball(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def _model_files(code: str | None = INFERENCE) -> dict[str, str]:
     files = {"factor.json": json.dumps({"factor": 3})}
     if code is not None:
@@ -181,7 +169,7 @@ def _run(
     environment: dict[str, str] | None = None,
 ) -> tuple[Execution, LocalState]:
     state = LocalState(tmp_path / "state")
-    state.put_bytes(MODEL_DATA, _tarball(_model_files() if model_files is None else model_files))
+    state.put_bytes(MODEL_DATA, tarball(_model_files() if model_files is None else model_files))
     for name, data in inputs.items():
         state.put_bytes(f"{PREFIX}/in/{name}", data)
     for uri, data in (extra or {}).items():
@@ -523,7 +511,7 @@ def test_code_from_sagemaker_program_and_submit_directory(tmp_path: Path) -> Non
         definition,
         {"a.csv": CSV_ROWS},
         model_files=_model_files(None),
-        extra={source: _tarball({"serve.py": INFERENCE, "requirements.txt": "numpy\n"})},
+        extra={source: tarball({"serve.py": INFERENCE, "requirements.txt": "numpy\n"})},
     )
     _succeeded(state, execution)
     assert _out(state, "a.csv") == "3,6\n9,12\n"

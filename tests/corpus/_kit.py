@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -124,26 +123,6 @@ def pipeline(
             use_custom_job_prefix=custom_job_prefix
         ),
     )
-
-
-def tarball(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def untar(path: Path) -> dict[str, str]:
-    with tarfile.open(path) as tar:
-        return {
-            member.name: tar.extractfile(member).read().decode()  # type: ignore[union-attr]
-            for member in tar.getmembers()
-            if member.isfile()
-        }
 
 
 # -- running --------------------------------------------------------------------------------

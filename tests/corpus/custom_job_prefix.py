@@ -21,8 +21,8 @@ from tests.corpus._kit import (
     code_input,
     pipeline,
     processor,
-    tarball,
 )
+from tests.local_definitions import tarball
 
 SCRIPTS = {"noop.py": "print('prepared')\n"}
 

@@ -30,8 +30,8 @@ from tests.corpus._kit import (
     Run,
     pipeline,
     script_step,
-    tarball,
 )
+from tests.local_definitions import tarball
 
 GROUP = "corpus-twins"
 INFERENCE_IMAGE = image_uris.retrieve(

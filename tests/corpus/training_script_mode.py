@@ -15,7 +15,8 @@ from sagemaker.workflow.parameters import ParameterFloat
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.steps import TrainingStep
 
-from tests.corpus._kit import MACHINE, PREFIX, ROLE, Case, Run, pipeline, tarball, untar
+from tests.corpus._kit import MACHINE, PREFIX, ROLE, Case, Run, pipeline
+from tests.local_definitions import tarball, untar
 
 TRAIN = """\
 import argparse, json, os

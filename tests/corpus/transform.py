@@ -15,7 +15,8 @@ from sagemaker.workflow.model_step import ModelStep
 from sagemaker.workflow.pipeline import Pipeline
 from sagemaker.workflow.steps import TransformStep
 
-from tests.corpus._kit import IMAGE, PREFIX, ROLE, Case, Run, pipeline, tarball
+from tests.corpus._kit import IMAGE, PREFIX, ROLE, Case, Run, pipeline
+from tests.local_definitions import tarball
 
 MODEL_DATA = f"{PREFIX}/model/model.tar.gz"
 

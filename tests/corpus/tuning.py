@@ -30,8 +30,8 @@ from tests.corpus._kit import (
     Run,
     pipeline,
     script_step,
-    tarball,
 )
+from tests.local_definitions import tarball
 
 MODELS = "p/tuned"
 
