@@ -5,7 +5,6 @@ the best-known SageMaker Pipelines example (abalone) does it, in definitions the
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -322,6 +321,11 @@ def test_xgboost_metric_above_the_threshold_takes_the_fail_branch(tmp_path: Path
             "AlgorithmError: Missing required hyperparameter: num_round",
         ),
         (
+            {"objective": "reg:squarederror", "num_round": "ten"},
+            "text/csv",
+            "AlgorithmError: Hyperparameter num_round: 'ten' is not a whole number >= 1",
+        ),
+        (
             {"objective": "reg:squarederror", "num_round": 2},
             "application/x-parquet",
             "AlgorithmError: Content type application/x-parquet is not supported locally",
@@ -403,4 +407,4 @@ def test_a_private_copy_of_the_xgboost_image_runs_once_mapped(tmp_path: Path) ->
     assert execution.status == SUCCEEDED, execution.failure_reason
     metrics = execution.steps["Train"].properties["FinalMetricDataList"]
     assert [m["MetricName"] for m in metrics] == ["train:rmse"]
-    assert json.loads(json.dumps(metrics))[0]["Value"] > 0
+    assert metrics[0]["Value"] > 0

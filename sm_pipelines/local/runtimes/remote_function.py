@@ -133,7 +133,8 @@ def _driver(ml: Path, wrapper: Path) -> None:
     wrapper.write_text(_BOOTSTRAP_WRAPPER, encoding="utf-8")
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """The failure file's `repr(exception)` on one line (a failed install: the pip line)."""
     pip = _PIP_FAILURE.search(text)
     if pip and text.startswith("RuntimeEnvironmentError"):
         return f"RuntimeEnvironmentError: {pip.group(0).strip()}"
@@ -175,12 +176,3 @@ def command(
         "PYTHONUNBUFFERED": "1",
     }
     return [*entrypoint, *container_arguments], env, workdir
-
-
-def failure_reason(failure: StepFailure, ml: Path) -> str:
-    """The job's /opt/ml/output/failure (`repr(exception)`) on one line, for a job's own error."""
-    reason_file = ml / "output/failure"
-    text = reason_file.read_text(errors="replace").strip() if reason_file.is_file() else ""
-    if text and not failure.exception_type:
-        return f"AlgorithmError: {_one_line(text)}"
-    return failure.reason

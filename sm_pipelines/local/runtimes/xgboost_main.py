@@ -40,6 +40,18 @@ def _value(text):
     return text
 
 
+def _whole(hyperparameters, name):
+    """A hyperparameter that must be a whole number, as the container validates it."""
+    if name not in hyperparameters:
+        return None
+    value = _value(hyperparameters[name])
+    if not isinstance(value, int) or value < 1:
+        raise AlgorithmError(
+            f"Hyperparameter {name}: {hyperparameters[name]!r} is not a whole number >= 1"
+        )
+    return value
+
+
 def _files(channel_dir):
     found = []
     for root, dirs, names in os.walk(channel_dir):
@@ -108,8 +120,8 @@ def train():
         raise AlgorithmError("Missing required hyperparameter: num_round")
     if "train" not in channels:
         raise AlgorithmError("Missing required channel: train")
-    num_round = int(_value(hyperparameters["num_round"]))
-    early = hyperparameters.get("early_stopping_rounds")
+    num_round = _whole(hyperparameters, "num_round")
+    early = _whole(hyperparameters, "early_stopping_rounds")
     weights = str(hyperparameters.get("csv_weights", "0")) == "1"
     params = {k: _value(v) for k, v in hyperparameters.items() if k not in CONTAINER_KEYS}
     if isinstance(params.get("eval_metric"), str) and "," in params["eval_metric"]:
@@ -125,7 +137,7 @@ def train():
             evals[0][0],
             num_boost_round=num_round,
             evals=evals,
-            early_stopping_rounds=int(_value(early)) if early is not None else None,
+            early_stopping_rounds=early,
             verbose_eval=True,
         )
     except xgboost.core.XGBoostError as exc:

@@ -171,14 +171,19 @@ def _last_user_line(output: str) -> str | None:
     return None
 
 
-def _failure_reason(failure: StepFailure, ctx: JobContext, ml: Path) -> str:
+def _failure_reason(failure: StepFailure, ctx: JobContext, ml: Path, function: bool) -> str:
     """SageMaker's FailureReason: what the job wrote to /opt/ml/output/failure, on one line.
 
-    The toolkit's generic path (the one the scikit-learn container takes) captures no stderr,
-    so its ErrorMessage is empty; the job's own last line of output is added then, marked.
+    A @step job writes its exception's repr. The toolkit's generic path (the one the
+    scikit-learn container takes) captures no stderr, so its ErrorMessage is empty; the job's
+    own last line of output is added then, marked.
     """
     reason_file = ml / "output/failure"
     text = reason_file.read_text(errors="replace").strip() if reason_file.is_file() else ""
+    if function:
+        if text and not failure.exception_type:
+            return f"AlgorithmError: {remote_function.one_line(text)}"
+        return failure.reason
     if not text or not failure.reason.startswith("AlgorithmError"):
         return failure.reason
     reason = f"AlgorithmError: {' '.join(text.split())}"
@@ -235,10 +240,7 @@ def run(ctx: JobContext, arguments: dict[str, Any]) -> dict[str, Any]:
     try:
         log = run_job(ctx, command, env, cwd, timeout, image)
     except StepFailure as failure:
-        if function:
-            failure.reason = remote_function.failure_reason(failure, ml)
-        else:
-            failure.reason = _failure_reason(failure, ctx, ml)
+        failure.reason = _failure_reason(failure, ctx, ml, function)
         raise
 
     model_uri = f"{output_path}/{name}/output/model.tar.gz"
