@@ -7,8 +7,8 @@ Read from the trace log's records (components/common/traces.py): `feedback` reco
   - two rated answers to the same question (whitespace- and case-folded) with different
     scores: chosen the higher-rated one.
 Each pair keeps its provenance (trace ids, scores, feedback times) and an id from its content,
-so rebuilding never duplicates. The dataset step is where these are meant to be written (see
-the issue note: the wiring into the step and the DPO stage remain).
+so rebuilding never duplicates. The preferences step (components/preferences) writes them for
+the training step's DPO stage (components/train/dpo.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from collections.abc import Iterable
 from typing import Any
 
 HUMAN = "human"
+# In Opik a better answer travels as a trace comment with this prefix (feedback scores keep a
+# value and a reason only): the RAG service writes it, components.preferences reads it back.
+BETTER_ANSWER_COMMENT = "better answer: "
 RATED_DOWN = 0.5
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from components.common import traces
 from components.common.contract import processing_output, write_json
 from components.common.job import run_job
+from components.dataset.preferences import BETTER_ANSWER_COMMENT, HUMAN
 
 PROG = "preferences"
 
@@ -42,10 +43,9 @@ def _iso(value: Any) -> str | None:
 def opik_records(client: Any, project: str, since: datetime) -> list[dict[str, Any]]:
     """Opik traces rated by people as trace-log records: a `trace` and a `feedback` record each.
 
-    Opik keeps a rating's score and reason (the comment) but not a better answer, so from Opik
-    the pairs come from answers to the same question rated differently."""
-    from components.dataset.preferences import HUMAN
-
+    Opik keeps a rating's score and reason (the comment); a better answer travels as a trace
+    comment starting with BETTER_ANSWER_COMMENT, and the newest one goes with the trace's newest
+    rating."""
     found = traces.search_opik(
         client, project, since, truncate=False, source=f"Opik project {project!r}"
     )
@@ -62,19 +62,37 @@ def opik_records(client: Any, project: str, since: datetime) -> list[dict[str, A
                 "output": item.get("output") or {},
             }
         )
-        for score in ratings:
-            records.append(
-                {
-                    "kind": "feedback",
-                    "trace_id": str(item["id"]),
-                    "name": score.get("name"),
-                    "value": score.get("value"),
-                    "reason": score.get("reason"),
-                    "source": HUMAN,
-                    "time": _iso(score.get("last_updated_at") or score.get("created_at")),
-                }
-            )
+        feedback = [
+            {
+                "kind": "feedback",
+                "trace_id": str(item["id"]),
+                "name": score.get("name"),
+                "value": score.get("value"),
+                "reason": score.get("reason"),
+                "source": HUMAN,
+                "time": _iso(score.get("last_updated_at") or score.get("created_at")),
+            }
+            for score in ratings
+        ]
+        better = better_answer(item.get("comments") or [])
+        if better:
+            newest = max(feedback, key=lambda record: record["time"] or "")
+            newest["better_answer"] = better
+        records.extend(feedback)
     return records
+
+
+def better_answer(comments: list[Any]) -> str | None:
+    """The newest better answer among an Opik trace's comments, or None."""
+    found = [
+        (_iso(c.get("created_at")) or "", c["text"][len(BETTER_ANSWER_COMMENT) :].strip())
+        for c in comments
+        if isinstance(c, Mapping)
+        and isinstance(c.get("text"), str)
+        and c["text"].startswith(BETTER_ANSWER_COMMENT)
+    ]
+    found = [(when, text) for when, text in found if text]
+    return max(found)[1] if found else None
 
 
 def read_records(

@@ -4,12 +4,14 @@ Opik feedback-score payload, and the preference pairs built from a trace log."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from opik.rest_api.types.trace_public import TracePublic
 
-from components.dataset.preferences import build_pairs
+from components.dataset.preferences import BETTER_ANSWER_COMMENT, build_pairs
 from components.serving.rag.app import create_app
 from components.serving.rag.feedback import FeedbackItem
 from components.serving.rag.tracing import OpikSink
@@ -86,6 +88,89 @@ def test_opik_gets_a_feedback_score_on_the_trace() -> None:
             "project_name": "llm-twin-staging",
         }
     ]
+
+
+# The receiver comes first so that it is torn down last, after the Opik client has ended.
+def test_opik_receives_the_rating_and_the_better_answer_as_a_trace_comment(
+    opik_receiver: Any, make_service: Any
+) -> None:
+    """Through the real Opik client: the rating is a feedback score on the trace and the better
+    answer a comment on it, which the preferences step reads back into a better_answer pair."""
+    service = make_service(OPIK_URL_OVERRIDE=opik_receiver.api_url, OPIK_PROJECT_NAME="twin-test")
+    client = TestClient(create_app(service, close_on_shutdown=False))
+    answered = client.post("/rag", json={"query": "How do you replace a model?"}).json()
+    trace_id = answered["trace_id"]
+    better = "Ship it blue/green and keep the old config for a rollback."
+    sent = client.post(
+        "/feedback",
+        json={"trace_id": trace_id, "score": "down", "comment": "vague", "better_answer": better},
+    )
+    assert sent.status_code == 200, sent.text
+    assert service.tracer.flush(15)
+    service.tracer.sink.client.flush()
+
+    scores = opik_receiver.items("/api/v1/private/traces/feedback-scores", "scores")
+    assert [(s["id"], s["name"], s["value"], s["reason"]) for s in scores] == [
+        (trace_id, "human_rating", 0.0, "vague")
+    ]
+    comments = opik_receiver.posts[f"/api/v1/private/traces/{trace_id}/comments"]
+    assert [c["text"] for c in comments] == [f"{BETTER_ANSWER_COMMENT}{better}"]
+    # The trace itself left before its comment did: Opik must know it first.
+    paths = list(opik_receiver.posts)
+    assert paths.index("/api/v1/private/traces/batch") < paths.index(
+        f"/api/v1/private/traces/{trace_id}/comments"
+    )
+
+    # ...and read back from Opik as the preferences step sees it, the pair is a better_answer one.
+    from components.preferences.__main__ import opik_records
+
+    class Search:
+        def search_traces(self, **_: Any) -> list[Any]:
+            # As the Opik client returns them: TracePublic objects (with their comments).
+            return [
+                TracePublic(
+                    **{
+                        "id": trace_id,
+                        "start_time": "2030-01-01T00:00:00Z",
+                        "input": {"query": "How do you replace a model?"},
+                        "output": {"answer": answered["answer"]},
+                        "feedback_scores": [
+                            {
+                                "name": "human_rating",
+                                "value": 0.0,
+                                "reason": "vague",
+                                "source": "sdk",
+                            }
+                        ],
+                        "comments": [
+                            {"text": "looked at it", "created_at": "2030-01-01T00:00:00Z"},
+                            {"text": c["text"], "created_at": "2030-01-01T00:01:00Z"},
+                        ],
+                    }
+                )
+                for c in comments
+            ]
+
+    records = opik_records(Search(), "twin-test", datetime(2030, 1, 1, tzinfo=UTC))
+    assert records[1]["better_answer"] == better
+    pairs = build_pairs(records)
+    assert [(p["chosen"], p["rejected"], p["provenance"]["kind"]) for p in pairs] == [
+        (better, answered["answer"], "better_answer")
+    ]
+
+
+def test_only_the_newest_better_answer_comment_counts() -> None:
+    from components.preferences.__main__ import better_answer
+
+    comments = [
+        {"text": f"{BETTER_ANSWER_COMMENT}first try", "created_at": "2030-01-01T00:00:00Z"},
+        {"text": f"{BETTER_ANSWER_COMMENT}second try", "created_at": "2030-01-02T00:00:00Z"},
+        {"text": "better answer would be nice", "created_at": "2030-01-03T00:00:00Z"},
+        {"text": f"{BETTER_ANSWER_COMMENT}   ", "created_at": "2030-01-04T00:00:00Z"},
+        "not a comment",
+    ]
+    assert better_answer(comments) == "second try"
+    assert better_answer([]) is None
 
 
 def _trace(trace_id: str, query: str, answer: str) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 `score` is 0..1 or thumbs (`"up"`/`"down"`: 1 and 0). The trace must be one the service answered
 (it remembers its last REMEMBERED answers): an unknown id is 404, a bad score or field 422. The
 feedback is queued to the tracer like a trace, never written on the request path: in Opik a
-feedback score `human_rating` on the trace (source `human`; comment as its reason); locally a
-`feedback` record in the trace log that also carries the question, the answer given and the
-better answer, which the dataset step turns into preference pairs.
+feedback score `human_rating` on the trace (source `human`; comment as its reason) and, when a
+better answer is given, a trace comment starting with BETTER_ANSWER_COMMENT (Opik's feedback
+scores keep a value and a reason only; its trace comments are free text, shown in its UI and
+returned with the trace); locally a `feedback` record in the trace log that also carries the
+question, the answer given and the better answer. The preferences step turns either into
+preference pairs.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from components.dataset.preferences import BETTER_ANSWER_COMMENT
 
 FEEDBACK_NAME = "human_rating"
 SOURCE = "human"
@@ -95,6 +100,10 @@ class FeedbackItem:
         if self.better_answer:
             record["better_answer"] = self.better_answer
         return record
+
+    def opik_comment(self) -> str | None:
+        """The trace comment that carries the better answer to Opik, if one was given."""
+        return f"{BETTER_ANSWER_COMMENT}{self.better_answer}" if self.better_answer else None
 
     def to_opik(self, project: str) -> dict[str, Any]:
         return {

@@ -29,6 +29,8 @@ from components.common import traces
 QUEUE_SIZE = 1000
 # One warning per this many seconds at most: a dead sink must not flood the service log.
 WARN_EVERY_SECONDS = 60.0
+# Seconds the Opik client gets to send its queued traces before comments on them are added.
+FLUSH_FOR_COMMENTS = 10
 
 
 def uuid7() -> str:
@@ -250,6 +252,18 @@ class OpikSink:
                     error_info=span.error_info,
                     project_name=self.project,
                 )
+        # Last: the rated trace may be in this very batch.
+        comments = [
+            (item.trace_id, item.opik_comment())
+            for item in batch
+            if hasattr(item, "opik_comment") and item.opik_comment()
+        ]
+        if comments:
+            # A comment is a direct REST call, not batched: the rated trace must have left the
+            # client's own queue first, or Opik may not know the trace yet.
+            self.client.flush(timeout=FLUSH_FOR_COMMENTS)
+            for trace_id, text in comments:
+                self.client.rest_client.traces.add_trace_comment(trace_id, text=text)
 
     def flush(self, timeout: float) -> None:
         self.client.flush(timeout=max(1, int(timeout)))
