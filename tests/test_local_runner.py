@@ -294,6 +294,27 @@ def test_condition_true_registers_and_runs_the_lambda(
     assert table["register"].endswith(arn) and "NotExecuted" in table["rejected"]
 
 
+def test_the_summary_shows_a_training_jobs_final_metrics() -> None:
+    from sm_pipelines.local.execution import Execution, StepRecord
+
+    train = StepRecord(
+        "train",
+        "Training",
+        status="Succeeded",
+        properties={
+            "FinalMetricDataList": [
+                {"MetricName": "train:loss", "Value": 0.5123},
+                {"MetricName": "preference:pairs", "Value": 3.0},
+            ]
+        },
+    )
+    execution = Execution(
+        "x", "p", "us-east-1", "0", "{}", {}, {"train": train}, status="Succeeded"
+    )
+    (row,) = summary_table(execution).splitlines()[2:]
+    assert row.endswith("train:loss=0.5123, preference:pairs=3")
+
+
 def test_condition_false_fails_with_the_evaluated_message(
     state: LocalState, tmp_path: Path
 ) -> None:

@@ -56,6 +56,12 @@ def main() -> int:
         )
     else:
         print(f"train: preference stage skipped: {preference['reason']}", flush=True)
+    # Read by the training job's metric definitions (llm-twin-ct.yaml): the run's summary and
+    # Studio show how many pairs the model learnt from without opening training_report.json.
+    print(
+        f"train: preference pairs used: {preference['pairs'] if preference['ran'] else 0}",
+        flush=True,
+    )
     return 0
 
 

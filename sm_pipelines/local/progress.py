@@ -39,6 +39,11 @@ def _note(step: StepRecord) -> str:
         return f"outcome: {str(step.properties['Outcome']).lower()}"
     if "ModelPackageArn" in step.properties:
         return step.properties["ModelPackageArn"]
+    # A training job's final metrics, as Studio lists them (e.g. how many preference pairs the
+    # model learnt from).
+    metrics = step.properties.get("FinalMetricDataList") or []
+    if metrics:
+        return ", ".join(f"{m['MetricName']}={m['Value']:g}" for m in metrics)[:160]
     # A Lambda's answers explain the branches after it (e.g. why evaluation did not run).
     outputs = step.properties.get("OutputParameters") or []
     return ", ".join(f"{o['Name']}={o['Value']}" for o in outputs)[:160]

@@ -4,6 +4,7 @@ and training runs DPO on them after SFT when there are enough (and says so when 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,19 @@ def pair_rows(count: int) -> list[dict[str, str]]:
         }
         for i in range(count)
     ]
+
+
+def final_metrics(log: str) -> dict[str, float]:
+    """The train step's metric definitions applied to a log, last match each, as SageMaker
+    reads a training job's metrics."""
+    found = {}
+    for definition in compiled_step("train")["Arguments"]["AlgorithmSpecification"][
+        "MetricDefinitions"
+    ]:
+        values = re.findall(definition["Regex"], log)
+        if values:
+            found[definition["Name"]] = float(values[-1])
+    return found
 
 
 def training_root(tmp_path: Path, pairs: list[dict[str, str]] | None) -> Path:
@@ -64,6 +78,12 @@ def test_dpo_stage_moves_its_loss_on_a_tiny_fixture(tmp_path: Path, tiny_base: P
     assert preference["loss_after"] < preference["loss_before"] - 0.05, preference
     assert preference["reward_accuracy_after"] > 0.5, preference
     assert "preference stage (DPO) on 6 pair(s)" in stdout
+    # The job's metric definitions read the pairs and the final DPO loss off its log, as
+    # SageMaker does: the run's summary and Studio show them.
+    assert final_metrics(stdout)["preference:pairs"] == 6
+    assert final_metrics(stdout)["preference:dpo_loss"] == pytest.approx(
+        preference["loss_after"], abs=1e-4
+    )
     # The saved model is the SFT adapter trained on by DPO; the frozen reference copy is gone.
     saved = (root / "model").iterdir()
     assert not any("ref" in p.name for p in saved)
@@ -78,6 +98,8 @@ def test_dpo_stage_is_skipped_below_the_minimum_and_the_report_says_so(
     assert preference["ran"] is False and preference["pairs"] == 3
     assert "fewer than preference_min_pairs 4" in preference["reason"]
     assert "preference stage skipped: 3 preference pair(s)" in stdout
+    assert final_metrics(stdout)["preference:pairs"] == 0
+    assert "preference:dpo_loss" not in final_metrics(stdout)
 
 
 def test_pairs_channel_reading_skips_bad_rows(tmp_path: Path) -> None:
