@@ -1,14 +1,16 @@
 """Where request traces go, shared by the RAG service (writer) and the monitoring job (reader).
 
-With an Opik server configured (OPIK_URL_OVERRIDE for a self-hosted one, OPIK_API_KEY or its
-_SECRET reference for Comet's), traces go to Opik. Otherwise they go to a local JSONL log:
-$LLM_TWIN_TRACES_FILE, else <$SM_PIPELINES_LOCAL_STATE>/traces.jsonl. Never to a default server:
-an unreachable one blocks every flush for ~11 s on retries.
+Opik's configuration is read as the Opik SDK reads it (opik_config.py: variables, then
+`~/.opik.config`). With Opik configured (a URL, or an API key for Comet's), traces go to Opik.
+Otherwise they go to a local JSONL log: $LLM_TWIN_TRACES_FILE, else
+<$SM_PIPELINES_LOCAL_STATE>/traces.jsonl. Never to the SDK's default server: an unreachable one
+blocks every flush for ~11 s on retries. `destination` is the one line a service or job prints at
+start to say which, and why.
 
 The local log is append-only, one JSON record a line, shaped like Opik's own objects:
   {"kind": "trace", "id", "name", "project_name", "start_time", "end_time", "input", "output",
-   "metadata", "tags", "error_info", "spans": [{"id", "parent_span_id", "name", "type",
-   "start_time", "end_time", "input", "output", "metadata", "model", "provider", "usage",
+   "metadata", "tags", "error_info", "thread_id", "spans": [{"id", "parent_span_id", "name",
+   "type", "start_time", "end_time", "input", "output", "metadata", "model", "provider", "usage",
    "error_info"}, ...]}
   {"kind": "feedback", "trace_id", "name", "value", "reason", "source", "time"}
 Appending (one write per batch) lets the service and the monitoring job share the file without
@@ -24,35 +26,42 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from components.common import opik_config
 from components.common.contract import STATE_VARIABLE
 from components.common.job import JobError
+from components.common.opik_config import OpikSettings
 
 TRACES_FILE_VARIABLE = "LLM_TWIN_TRACES_FILE"
 TRACES_FILE = "traces.jsonl"
-DEFAULT_PROJECT = "llm-twin"
 # The RAG service's request traces, and how many one read fetches at the most.
 TRACE_NAME = "rag"
 MAX_TRACES = 20000
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
 
 
+def opik_settings(env: Mapping[str, str] | None = None) -> OpikSettings:
+    """Opik's configuration as the SDK resolves it; a JobError line when it is wrong."""
+    try:
+        return opik_config.opik_settings(env)
+    except opik_config.OpikConfigError as exc:
+        raise JobError(str(exc)) from None
+
+
 def opik_configured(env: Mapping[str, str] | None = None) -> bool:
-    env = _env(env)
-    names = ("OPIK_URL_OVERRIDE", "OPIK_API_KEY", "OPIK_API_KEY_SECRET")
-    return any(env.get(name, "").strip() for name in names)
+    return opik_settings(env).configured
 
 
 def tracking_disabled(env: Mapping[str, str] | None = None) -> bool:
-    """OPIK_TRACK_DISABLE=true turns request tracing off entirely, local log included."""
-    return _env(env).get("OPIK_TRACK_DISABLE", "").strip().lower() in _TRUE
+    """Opik's `track_disable` (OPIK_TRACK_DISABLE, or `track_disable` in ~/.opik.config): the
+    RAG service records no request traces. As in the SDK, nothing else is turned off."""
+    return opik_settings(env).track_disable
 
 
 def project_name(env: Mapping[str, str] | None = None) -> str:
-    return _env(env).get("OPIK_PROJECT_NAME", "").strip() or DEFAULT_PROJECT
+    return opik_settings(env).project
 
 
 def local_traces_path(env: Mapping[str, str] | None = None) -> Path | None:
@@ -64,29 +73,26 @@ def local_traces_path(env: Mapping[str, str] | None = None) -> Path | None:
     return Path(state) / TRACES_FILE if state else None
 
 
-def prepare_opik() -> None:
-    """Defaults to set before `import opik`: no error reports or usage analytics leave this
-    process unless asked for, and no INFO chatter about project URLs in service logs."""
-    os.environ.setdefault("OPIK_SENTRY_ENABLE", "false")
-    os.environ.setdefault("OPIK_ANALYTICS_ENABLE", "false")
-    os.environ.setdefault("OPIK_CONSOLE_LOGGING_LEVEL", "WARNING")
+def destination(env: Mapping[str, str] | None = None) -> str:
+    """One line: where traces go (Opik's URL, workspace and project, or the local log and why
+    not Opik). Never the API key."""
+    settings = opik_settings(env)
+    if settings.track_disable:
+        return "nowhere: tracking is off (Opik's track_disable / OPIK_TRACK_DISABLE)"
+    if settings.configured:
+        return settings.describe()
+    path = local_traces_path(env)
+    where = f"the local trace log {path.resolve()}" if path else "no local trace log either"
+    return f"{where} ({settings.url_source})"
+
+
+prepare_opik = opik_config.prepare_opik
 
 
 def opik_client(env: Mapping[str, str] | None = None) -> Any:
-    """An Opik client for the configured server; the API key may come from OPIK_API_KEY_SECRET."""
-    from components.common.settings import setting
-
-    env = _env(env)
-    prepare_opik()
-    import opik
-
-    return opik.Opik(
-        project_name=project_name(env),
-        workspace=env.get("OPIK_WORKSPACE", "").strip() or None,
-        host=env.get("OPIK_URL_OVERRIDE", "").strip() or None,
-        api_key=setting("OPIK_API_KEY", env, required=False),
-        _show_misconfiguration_message=False,
-    )
+    """An Opik client for the configured server, with the settings the SDK resolved (the API
+    key may come from OPIK_API_KEY_SECRET)."""
+    return opik_config.opik_client(opik_settings(env))
 
 
 def append_records(path: Path, records: Iterable[dict[str, Any]]) -> int:

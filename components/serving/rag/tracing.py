@@ -6,7 +6,10 @@ blocking. One background thread exports: to Opik through the SDK's client API (w
 sends on its own threads), or to the local JSONL log (components/common/traces.py). An export
 error, or a full queue, is counted and logged once in a while, never raised.
 
-With OPIK_TRACK_DISABLE=true nothing is recorded at all and responses carry no trace id.
+Where traces go is Opik's own configuration (components/common/opik_config.py: variables, then
+~/.opik.config); `Tracer.description` is the line the service prints at start. With Opik's
+track_disable (OPIK_TRACK_DISABLE=true) no request is traced and responses carry no trace id.
+A trace of a multi-turn conversation carries the caller's session as Opik's `thread_id`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from components.common import traces
+from components.common import opik_config, traces
 
 QUEUE_SIZE = 1000
 # One warning per this many seconds at most: a dead sink must not flood the service log.
@@ -105,6 +108,8 @@ class RequestTrace:
         self.metadata: dict[str, Any] = {}
         self.error_info: dict[str, str] | None = None
         self.spans: list[SpanRecord] = []
+        # Opik's thread: the traces of one conversation (the request's session id), or None.
+        self.thread_id: str | None = None
 
     @contextlib.contextmanager
     def span(
@@ -152,6 +157,7 @@ class RequestTrace:
             "metadata": self.metadata,
             "tags": self.tags,
             "error_info": self.error_info,
+            "thread_id": self.thread_id,
             "spans": [span.to_json() for span in self.spans],
         }
 
@@ -167,6 +173,7 @@ class NullTrace:
 
     def __init__(self) -> None:
         self.metadata: dict[str, Any] = {}
+        self.thread_id: str | None = None
 
     @contextlib.contextmanager
     def span(self, name: str, type: str = "general", **kwargs: Any) -> Iterator[SpanRecord]:
@@ -189,10 +196,10 @@ class Sink(Protocol):
 
 
 class JsonlSink:
-    def __init__(self, path: Path, project: str) -> None:
+    def __init__(self, path: Path, project: str, description: str | None = None) -> None:
         self.path = path
         self.project = project
-        self.description = f"local trace log {path}"
+        self.description = description or f"local trace log {path}"
 
     def export(self, batch: list[Any]) -> None:
         # Traces and feedback items (components.serving.rag.feedback) alike: one write.
@@ -208,11 +215,11 @@ class JsonlSink:
 class OpikSink:
     """Traces and spans through the Opik client, which batches and posts on its own threads."""
 
-    def __init__(self, client: Any, project: str) -> None:
+    def __init__(self, client: Any, project: str, description: str | None = None) -> None:
         self.client = client
         self.project = project
         url = client.config.url_override
-        self.description = f"Opik project {project!r} at {url}"
+        self.description = description or f"Opik project {project!r} at {url}"
 
     def export(self, batch: list[Any]) -> None:
         scores = [item.to_opik(self.project) for item in batch if hasattr(item, "to_opik")]
@@ -232,6 +239,7 @@ class OpikSink:
                 metadata=trace.metadata,
                 tags=trace.tags,
                 error_info=trace.error_info,
+                thread_id=trace.thread_id,
                 project_name=self.project,
             )
             for span in trace.spans:
@@ -294,7 +302,11 @@ class Tracer:
 
     @property
     def description(self) -> str:
-        return self.sink.description if self.sink else "disabled (OPIK_TRACK_DISABLE)"
+        return (
+            self.sink.description
+            if self.sink
+            else "none: tracking is off (Opik's track_disable, OPIK_TRACK_DISABLE)"
+        )
 
     def start(self, name: str, input: dict[str, Any], tags: list[str]) -> RequestTrace | NullTrace:
         if self.sink is None:
@@ -410,26 +422,36 @@ class Tracer:
 
 
 def tracer_from_env(env: Mapping[str, str] | None = None) -> Tracer:
-    """Opik when a server is configured, else the local JSONL log; off with OPIK_TRACK_DISABLE.
+    """Opik when Opik's configuration names a server, else the local JSONL log; no tracing with
+    Opik's track_disable.
 
-    Raises ValueError when tracing is on but has nowhere to go: the caller says how to fix it.
+    Raises ValueError when tracing is on but has nowhere to go, or Opik's configuration is
+    wrong: the caller says how to fix it.
     """
+    from components.common.job import JobError
+
     env = os.environ if env is None else env
-    if traces.tracking_disabled(env):
+    try:
+        settings = traces.opik_settings(env)
+    except JobError as exc:
+        raise ValueError(str(exc)) from None
+    if settings.track_disable:
         return Tracer(None)
-    project = traces.project_name(env)
-    if traces.opik_configured(env):
+    if settings.configured:
         try:
-            client = traces.opik_client(env)
+            client = opik_config.opik_client(settings)
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [""])[0]
             raise ValueError(f"cannot set up Opik tracing: {type(exc).__name__}: {first}") from None
-        return Tracer(OpikSink(client, project))
+        return Tracer(OpikSink(client, settings.project, settings.describe()))
     path = traces.local_traces_path(env)
     if path is None:
         raise ValueError(
-            "no Opik server is configured (OPIK_URL_OVERRIDE or OPIK_API_KEY) and no local trace "
-            f"log either: set {traces.TRACES_FILE_VARIABLE}, or start with --state DIR, or set "
+            f"no Opik server is configured ({settings.url_source}) and no local trace log "
+            f"either: set {traces.TRACES_FILE_VARIABLE}, or start with --state DIR, or set "
             "OPIK_TRACK_DISABLE=true"
         )
-    return Tracer(JsonlSink(path.resolve(), project))
+    path = path.resolve()
+    return Tracer(
+        JsonlSink(path, settings.project, f"local trace log {path} ({settings.url_source})")
+    )
