@@ -346,3 +346,27 @@ def test_opik_traces_carry_their_human_rating() -> None:
     item = view(record)
     assert item is not None and item.human_rating == 0.25
     assert view(trace_record(NOW, GOOD)).human_rating is None  # type: ignore[union-attr]
+
+
+def test_the_human_rating_thresholds_are_pipeline_parameters(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """People rate answers down while the automatic scores hold: the pipeline's own
+    MaxHumanRatingDrop/MinHumanRatings decide, and a run may change them."""
+    from sm_pipelines.cli import main
+
+    monkeypatch.chdir(project)
+    for name in ("SM_PIPELINES_STATE", "OPIK_URL_OVERRIDE", "OPIK_API_KEY", "LLM_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    state = project / ".sm-local"
+    now = datetime.now(UTC)
+    before = [trace_record(now - timedelta(minutes=90, seconds=i), GOOD) for i in range(5)]
+    recent = [trace_record(now - timedelta(minutes=5, seconds=i), GOOD) for i in range(5)]
+    ratings = [human(r, 1.0) for r in before[:4]] + [human(r, 0.4) for r in recent[:4]]
+    write_log(state / "traces.jsonl", before + recent + ratings)
+    run = ["--definitions", "definitions", "run", "llm-twin-monitoring", "--local"]
+
+    assert main(run) == 1
+    assert "human_rating_drop 0.6 is above MaxHumanRatingDrop 0.2" in capsys.readouterr().out
+    assert main([*run, "--param", "MaxHumanRatingDrop=0.7"]) == 0
+    assert main([*run, "--param", "MinHumanRatings=5"]) == 0
