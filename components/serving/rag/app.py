@@ -78,10 +78,17 @@ class Source(BaseModel):
     snippet: str
 
 
+class GuardrailVerdict(BaseModel):
+    name: str = Field(description="stage.check, e.g. input.pii")
+    verdict: str = Field(description="passed, redacted or flagged (a block is a 422)")
+    reason: str
+
+
 class RagResponse(BaseModel):
     answer: str
     sources: list[Source]
     trace_id: str | None
+    guardrails: list[GuardrailVerdict] = Field(default_factory=list)
 
 
 class BadRequest(Exception):
@@ -203,10 +210,16 @@ def parse_request(raw: bytes, content_type: str | None, model: type[BaseModel] =
         raise BadRequest(422, _problems(list(exc.errors()))) from None
 
 
-def _error(status: int, detail: str, trace_id: str | None = None) -> JSONResponse:
+def _error(
+    status: int, detail: str, trace_id: str | None = None, guardrail: str | None = None
+) -> JSONResponse:
+    """{"detail", "trace_id"?, "guardrail"?}: a blocked request names the guardrail that
+    blocked it ("input.injection") beside the line saying why."""
     content: dict[str, Any] = {"detail": one_line(detail)}
     if trace_id:
         content["trace_id"] = trace_id
+    if guardrail:
+        content["guardrail"] = guardrail
     return JSONResponse(status_code=status, content=content)
 
 
@@ -250,7 +263,7 @@ def create_app(service: RagService, close_on_shutdown: bool = True) -> FastAPI:
             # event loop.
             return await run_in_threadpool(service.answer, body.query, body.author, body.top_k)
         except ServiceError as exc:
-            return _error(exc.status, exc.message, exc.trace_id)
+            return _error(exc.status, exc.message, exc.trace_id, exc.guardrail)
 
     @app.post("/feedback")
     async def feedback(request: Request) -> Any:

@@ -3,10 +3,17 @@
 Errors a caller can act on are ServiceError with an HTTP status and one readable line: 422 for a
 bad query, 404 for an author with no documents, 503 when the model endpoint or the vector store
 cannot answer, 502 when the model answers with an error.
+
+Guardrails (guardrails/) check the question before anything reads it and the answer before it
+is returned. A block is 422 naming the guardrail, for the question and for the answer alike: the
+request was understood, and this request cannot be answered as asked. Not a 5xx: nothing is
+broken, the same request gets the same verdict (retrying cannot help), and the monitoring job
+counts 5xx as errors of the service, not as guardrail hits.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +33,12 @@ from components.serving.rag.feedback import (
     score_value,
 )
 from components.serving.rag.generator import EndpointGenerator, ModelFailed, ModelUnavailable
+from components.serving.rag.guardrails.engine import (
+    GuardrailBlocked,
+    Guardrails,
+    Outcome,
+    scrub_trace,
+)
 from components.serving.rag.prompt import Prompt, build_prompt
 from components.serving.rag.retrieval import Hit, Retriever
 from components.serving.rag.tracing import NullTrace, RequestTrace, Tracer
@@ -36,11 +49,12 @@ STEPS = ("embed", "retrieve", "rerank", "prompt", "generate")
 
 
 class ServiceError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, guardrail: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.trace_id: str | None = None
+        self.guardrail = guardrail
 
 
 def unicode_problem(value: str) -> str:
@@ -78,6 +92,7 @@ class RagService:
         llm: LLMSettings | None = None,
         count_query_tokens: Callable[[str], int] | None = None,
         token_counter: str = "generator",
+        guardrails: Guardrails | None = None,
     ) -> None:
         """`count_tokens` counts with the generator's tokenizer (the trace's figures and the
         context budget); `count_query_tokens` with the embedding model's (the query limit: what
@@ -92,6 +107,7 @@ class RagService:
         self.generator = generator
         self.tracer = tracer
         self.llm = llm
+        self.guardrails = guardrails
         self._encode_lock = threading.Lock()
         self.recent = RecentAnswers()
 
@@ -101,6 +117,7 @@ class RagService:
         from components.common import embeddings, qdrant
         from components.common.job import JobError
         from components.common.settings import llm_settings, qdrant_settings
+        from components.serving.rag.guardrails.policy import policy_from_env
         from components.serving.rag.tokens import generator_counter
         from components.serving.rag.tracing import tracer_from_env
 
@@ -108,6 +125,8 @@ class RagService:
             tracer = tracer_from_env(env)
         except ValueError as exc:
             raise JobError(str(exc)) from None
+        policy = policy_from_env(env)
+        guardrails = Guardrails.from_policy(policy, env or os.environ) if policy else None
         store = qdrant_settings(env)
         retriever = Retriever(qdrant.connect(store), store)
         model = embeddings.load_model()
@@ -134,6 +153,7 @@ class RagService:
             llm_settings(env),
             count_query_tokens=query_tokens,
             token_counter=f"{counter.name} tokenizer",
+            guardrails=guardrails,
         )
 
     # -- validation -------------------------------------------------------------------------
@@ -254,14 +274,19 @@ class RagService:
             ["llm-twin", "rag", f"env:{self.settings.environment}"],
         )
         latency: dict[str, float] = {}
-        state: dict[str, Any] = {"status": 200, "query_tokens": query_tokens}
+        outcome = Outcome()
+        state: dict[str, Any] = {"status": 200, "query_tokens": query_tokens, "query": text}
+        state["guardrails"] = outcome
         output: dict[str, Any] | None = None
         error: BaseException | None = None
         try:
-            output = self._run(trace, text, author, k, latency, state)
+            try:
+                output = self._run(trace, text, author, k, latency, state)
+            except GuardrailBlocked as exc:
+                raise ServiceError(422, str(exc), exc.result.name) from None
             if trace.id:
-                self.recent.remember(trace.id, text, output["response"]["answer"])
-            return {**output["response"], "trace_id": trace.id}
+                self.recent.remember(trace.id, state["query"], output["response"]["answer"])
+            return {**output["response"], "trace_id": trace.id, "guardrails": outcome.summary()}
         except ServiceError as exc:
             state["status"] = exc.status
             exc.trace_id = trace.id
@@ -279,6 +304,9 @@ class RagService:
                 )
                 if error is not None:
                     trace.tags.append("status:error")
+                if getattr(error, "guardrail", None):
+                    trace.tags.append("guardrail:blocked")
+                scrub_trace(trace, outcome)
                 self.tracer.submit(trace)
 
     def _run(
@@ -290,6 +318,9 @@ class RagService:
         latency: dict[str, float],
         state: dict[str, Any],
     ) -> dict[str, Any]:
+        if self.guardrails is not None:
+            query = self.guardrails.check_input(trace, state["guardrails"], query)
+            state["query"] = query
         author, source, extra = self._understand(trace, query, author)
         state.update(author=author, author_source=source, expanded_queries=extra)
         queries = [query, *extra]
@@ -310,6 +341,9 @@ class RagService:
                 hits = self._retrieve(trace, span, vectors, None)
             span.output = {"hits": len(hits)}
         latency["retrieve"] = span.latency_ms
+        if self.guardrails is not None:
+            best = max((hit.score for hit in hits), default=None)
+            self.guardrails.check_topic(trace, state["guardrails"], best)
 
         with trace.span("rerank", input={"candidates": len(hits)}) as span:
             ranked = rerank.rerank(query, rerank.deduplicate(hits))
@@ -337,6 +371,9 @@ class RagService:
         )
 
         answer = self._generate(trace, prompt, state, latency)
+        if self.guardrails is not None:
+            context = [hit.content for hit in prompt.used]
+            answer = self.guardrails.check_output(trace, state["guardrails"], answer, context)
         return {
             "response": {"answer": answer, "sources": self._sources(prompt)},
             "trace": {
@@ -410,6 +447,8 @@ class RagService:
             "expanded_queries": state.get("expanded_queries", []),
             "top_k": k,
             "environment": self.settings.environment,
+            "guardrails": state["guardrails"].verdicts(),
+            "guardrail_policy": self.guardrails.policy.source if self.guardrails else "off",
         }
 
     # -- service ----------------------------------------------------------------------------
@@ -451,6 +490,7 @@ class RagService:
             "runtime": self.generator.where,
             "embedding_model": EMBEDDING_MODEL,
             "query_llm": self.llm.model if self.llm else None,
+            "guardrails": self.guardrails.describe() if self.guardrails else "off",
             "tracing": self.tracer.stats(),
         }
 
