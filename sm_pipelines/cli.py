@@ -317,6 +317,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    try:
+        from sm_pipelines.ui.serve import serve
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            f"the view needs {exc.name}: install the ui extra (pip install -e '.[ui]'; "
+            "make setup does)"
+        ) from None
+    return serve(Path(args.definitions), args.state, _state(args), args.port, args.host, args.env)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sm-pipelines",
@@ -426,6 +437,17 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("version", nargs="?", type=int, help="version number")
     models.add_argument("--reason", help="why (recorded as the version's ApprovalDescription)")
     local_options(models)
+
+    ui = add(
+        "ui",
+        cmd_ui,
+        "serve the local pipeline view (pipelines, executions live, models, monitoring) on "
+        "127.0.0.1",
+    )
+    ui.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0: any free)")
+    ui.add_argument("--host", default="127.0.0.1", help="127.0.0.1 (the only address served)")
+    ui.add_argument("--env", default="local", help="compiled environment shown (default: local)")
+    local_options(ui)
 
     iam = add("iam", cmd_iam, "print least-privilege IAM policies for an environment as JSON")
     iam.add_argument("--env", required=True, help="AWS environment (staging, production...)")

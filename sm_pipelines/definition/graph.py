@@ -12,7 +12,8 @@ _STEP_REF = re.compile(r"^Steps\.([A-Za-z0-9\-_]+)\.")
 _DEFAULT_SHAPE = ('["', '"]')
 
 
-def _node_id(name: str) -> str:
+def node_id(name: str) -> str:
+    """The Mermaid node id of a step: stable, so a page can find every step by its name."""
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
@@ -28,10 +29,10 @@ def mermaid(definition: dict[str, Any]) -> str:
         name, kind = step["Name"], step.get("Type", "?")
         label = step.get("DisplayName") or name
         opening, closing = BY_TYPE[kind].shape if kind in BY_TYPE else _DEFAULT_SHAPE
-        lines.append(f"    {_node_id(name)}{opening}{label}<br/><small>{kind}</small>{closing}")
+        lines.append(f"    {node_id(name)}{opening}{label}<br/><small>{kind}</small>{closing}")
     edges: list[str] = []
     for step in steps:
-        target = _node_id(step["Name"])
+        target = node_id(step["Name"])
         sources = set()
         for get in iter_gets(step.get("Arguments", {}) if step.get("Type") != "Condition" else {}):
             match = _STEP_REF.match(get)
@@ -42,12 +43,12 @@ def mermaid(definition: dict[str, Any]) -> str:
                 match = _STEP_REF.match(get)
                 if match:
                     sources.add(match.group(1))
-        edges += [f"    {_node_id(source)} --> {target}" for source in sorted(sources)]
-        edges += [f"    {_node_id(dep)} -.-> {target}" for dep in step.get("DependsOn", []) or []]
+        edges += [f"    {node_id(source)} --> {target}" for source in sorted(sources)]
+        edges += [f"    {node_id(dep)} -.-> {target}" for dep in step.get("DependsOn", []) or []]
         if step.get("Type") == "Condition":
             for branch, label in (("IfSteps", "true"), ("ElseSteps", "false")):
                 for inner in step["Arguments"].get(branch, []):
-                    edges.append(f"    {target} -->|{label}| {_node_id(inner['Name'])}")
+                    edges.append(f"    {target} -->|{label}| {node_id(inner['Name'])}")
     lines += list(dict.fromkeys(edges))
     return "\n".join(lines) + "\n"
 

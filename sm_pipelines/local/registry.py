@@ -179,16 +179,22 @@ def _flat_metrics(report: Any, prefix: str = "") -> dict[str, float]:
     return found
 
 
+def version_metrics(version: dict[str, Any]) -> dict[str, float]:
+    """A version's numeric metrics (every report of its ModelMetrics), by dotted path."""
+    metrics: dict[str, float] = {}
+    reports = version.get("Metrics")
+    for report in reports.values() if isinstance(reports, dict) else []:
+        metrics.update(_flat_metrics(report))
+    return metrics
+
+
 def models_table(state: LocalState) -> str:
     """Every group and version with status, age and its numeric metrics."""
     lines = []
     for group in groups(state):
         lines.append(f"{group}")
         for version in versions(state, group):
-            metrics = {}
-            reports = version.get("Metrics")
-            for report in reports.values() if isinstance(reports, dict) else []:
-                metrics.update(_flat_metrics(report))
+            metrics = version_metrics(version)
             shown = ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items())[:8])
             metadata = version.get("CustomerMetadataProperties")
             if isinstance(metadata, dict) and metadata:
