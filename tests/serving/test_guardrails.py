@@ -349,6 +349,10 @@ def test_opik_backend_errors_fall_back_to_the_local_checks(
     pii = spans(trace)["guardrail:input.pii"]
     assert pii["output"]["verdict"] == "redacted" and pii["metadata"]["backend"] == "local"
     assert pii["output"]["opik_error"].startswith("ApiError")
+    # A failed server is left alone for a while: the next checks do not wait on it.
+    asked = len(guardrails_server["requests"])
+    client.post("/rag", json={"query": QUESTION, "author": ADA})
+    assert len(guardrails_server["requests"]) == asked == 1
 
 
 def test_opik_backend_without_a_server_is_local() -> None:
@@ -408,3 +412,25 @@ def test_policy_files_and_switch_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(JobError, match=r"RAG_GUARDRAILS='maybe': expected on or off"):
         policy_from_env({"RAG_GUARDRAILS": "maybe"})
     assert policy_from_env({"RAG_GUARDRAILS": "off"}) is None
+
+
+# -- what `ask` (make run) prints ------------------------------------------------------------
+def test_ask_prints_the_verdicts_and_reads_the_guardrail_spans_of_its_trace(
+    app: Any, stub_model: Any
+) -> None:
+    from components.serving.rag.ask import guardrail_spans, guardrails_line
+
+    stub_model.reply = lambda prompt: "Quantum cheese orbits Jupiter every Tuesday."
+    client, service = app()
+    body = client.post("/rag", json={"query": QUESTION, "author": ADA}).json()
+    line = guardrails_line(body["guardrails"])
+    assert line.startswith("input.pii passed, input.secrets passed, input.injection passed")
+    assert "output.grounding flagged (1 of 1 sentence not supported" in line
+    assert service.tracer.flush(10)
+    spans_line = guardrail_spans(body["trace_id"])
+    assert spans_line == (
+        f"trace {body['trace_id']} guardrail spans: input.pii passed, input.secrets passed, "
+        "input.injection passed, input.length passed, input.topic passed, output.pii passed, "
+        "output.secrets passed, output.grounding flagged, output.degenerate passed"
+    )
+    assert guardrails_line([]) == "off (RAG_GUARDRAILS=off)"

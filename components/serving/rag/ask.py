@@ -10,6 +10,10 @@ went, then stops both (the service flushes its traces as it stops).
 
 rates the answer too (POST /feedback: up/down or 0..1, --comment, --better-answer): the record
 people's ratings leave, which the CT pipeline's preferences step turns into preference pairs.
+
+The guardrails' verdicts follow the answer, and the trace's `guardrail:*` spans are read back
+from the local trace log. A question a guardrail blocks (HTTP 422) prints which guardrail and
+why, and where its trace went, then exits 1.
 """
 
 from __future__ import annotations
@@ -135,6 +139,38 @@ def where_the_trace_went(trace_id: str | None, tracing: dict[str, Any]) -> str:
     return f"trace {trace_id} sent to {destination} (exported {tracing.get('exported', '?')})"
 
 
+def guardrails_line(verdicts: list[dict[str, Any]]) -> str:
+    """`input.pii passed, ..., output.grounding flagged (why)`: a reason only where it matters."""
+    if not verdicts:
+        return "off (RAG_GUARDRAILS=off)"
+    return ", ".join(
+        f"{v['name']} {v['verdict']}" + (f" ({v['reason']})" if v["verdict"] != "passed" else "")
+        for v in verdicts
+    )
+
+
+def verdict_of(span: dict[str, Any]) -> str:
+    return str((span.get("output") or {}).get("verdict", "?"))
+
+
+def guardrail_spans(trace_id: str | None) -> str | None:
+    """The verdicts of the trace's guardrail spans as the local trace log holds them, or None
+    when traces go to Opik (or nowhere)."""
+    path = traces.local_traces_path()
+    if not trace_id or path is None or traces.opik_configured():
+        return None
+    records, _ = traces.read_records(path)
+    for record in records:
+        if record.get("kind") == "trace" and record.get("id") == trace_id:
+            checks = [
+                f"{span['name'].removeprefix('guardrail:')} {verdict_of(span)}"
+                for span in record.get("spans") or []
+                if str(span.get("name", "")).startswith("guardrail:")
+            ]
+            return f"trace {trace_id} guardrail spans: {', '.join(checks) or 'none'}"
+    return None
+
+
 def where_the_feedback_went(trace_id: str, answer: dict[str, Any]) -> str:
     path = traces.local_traces_path()
     if path is not None and not traces.opik_configured():
@@ -221,11 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.top_k is not None:
             payload["top_k"] = args.top_k
         status, body = _post(f"{rag_url}/rag", payload)
-        if status != 200:
+        if status != 200 and not body.get("guardrail"):
             raise JobError(f"the RAG service answered HTTP {status}: {body.get('detail')}")
-        print_answer(args.question, body)
         rated: dict[str, Any] | None = None
-        if args.feedback is not None and body.get("trace_id"):
+        if status != 200:
+            print(f"question: {args.question}")
+            print(f"blocked:  HTTP {status}, {body.get('detail')}")
+        else:
+            print_answer(args.question, body)
+            print(f"guardrails: {guardrails_line(body.get('guardrails') or [])}")
+        if status == 200 and args.feedback is not None and body.get("trace_id"):
             feedback: dict[str, Any] = {"trace_id": body["trace_id"], "score": args.feedback}
             if args.comment:
                 feedback["comment"] = args.comment
@@ -240,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         rag.stop()
         model.stop()
     print(f"{PROG}: {where_the_trace_went(body.get('trace_id'), tracing)}")
+    spans = guardrail_spans(body.get("trace_id"))
+    if spans:
+        print(f"{PROG}: {spans}")
+    if status != 200:
+        raise JobError(f"the RAG service answered HTTP {status}: {body.get('detail')}")
     if rated is not None:
         print(f"{PROG}: {where_the_feedback_went(body['trace_id'], rated)}")
     return 0

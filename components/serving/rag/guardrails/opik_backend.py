@@ -10,17 +10,21 @@ hand, so each check would land in a second, unrelated trace.
 The server answers PII with `detected_entities` (type -> start, end, score, text), which is what
 redaction needs, and injection with an `injection_score` probability. Any error (server down,
 timeout, a 4xx) is OpikGuardrailsError; the engine then runs the local check and says so in the
-span.
+span. After an error the server is left alone for RETRY_AFTER_SECONDS (Comet's hosted Opik has
+no guardrails API, and a server that is down would otherwise cost every request its timeout).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from components.serving.rag.guardrails.findings import Finding
 
 TIMEOUT_SECONDS = 5.0
+RETRY_AFTER_SECONDS = 60.0
 
 
 class OpikGuardrailsError(Exception):
@@ -42,6 +46,9 @@ class OpikGuardrails:
             workspace=env.get("OPIK_WORKSPACE", "").strip() or None,
         )
         self.host = config.guardrails_backend_host
+        self._lock = threading.Lock()
+        self._failed_at = float("-inf")
+        self._last_error = ""
         self._client = rest_api_client.GuardrailsApiClient(
             rest_api_client.build_httpx_client(config, timeout), self.host
         )
@@ -50,11 +57,18 @@ class OpikGuardrails:
         import httpx
         from opik.rest_api import core as rest_api_core
 
+        with self._lock:
+            waited = time.monotonic() - self._failed_at
+            if waited < RETRY_AFTER_SECONDS:
+                raise OpikGuardrailsError(f"{self._last_error} (not retried for {waited:.0f} s)")
         try:
             response = self._client.validate(text, guard.get_validation_configs())
         except (httpx.HTTPError, rest_api_core.ApiError, ValueError) as exc:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise OpikGuardrailsError(f"{type(exc).__name__}: {first}") from None
+            with self._lock:
+                self._failed_at = time.monotonic()
+                self._last_error = f"{type(exc).__name__}: {first}"
+            raise OpikGuardrailsError(self._last_error) from None
         if not response.validations:
             raise OpikGuardrailsError("the server returned no validation")
         return response.validations[0].validation_details
