@@ -21,7 +21,7 @@ function h(tag, attrs, ...children) {
     else if (key === "class") el.className = value;
     else el.setAttribute(key, value === true ? "" : value);
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : String(child));
   }
@@ -77,8 +77,13 @@ function clearCharts() {
   charts = [];
 }
 
+// replaceChildren with h()'s rules: nested arrays flattened, null/undefined/false left out.
+function fill(el, ...nodes) {
+  el.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
+}
+
 function show(...nodes) {
-  main.replaceChildren(...nodes);
+  fill(main, ...nodes);
 }
 
 function closePanel() {
@@ -314,7 +319,7 @@ async function stepPanel(id, name) {
     return;
   }
   const properties = Object.keys(step.properties || {}).length;
-  panel.replaceChildren(
+  fill(panel,
     h("button", { class: "close", onclick: () => { location.hash = `#/executions/${id}`; } }, "close"),
     h("h2", { id: "step-title" }, step.display_name || step.name, " ", badge(step.status)),
     h("div", { class: "muted" }, `${step.name} · ${step.type}`),
