@@ -108,7 +108,8 @@ def test_the_package_top_level_stays_small() -> None:
         for path in PACKAGE.iterdir()
         if path.name not in ("__init__.py", "__main__.py", "__pycache__")
     }
-    assert len(entries) <= 12, sorted(entries)
+    # DESIGN.md's layout: cli, errors, limits, files and nine concerns (ui/ the newest).
+    assert len(entries) <= 13, sorted(entries)
 
 
 _CALLS = {
