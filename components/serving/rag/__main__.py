@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from components.serving.rag.app import create_app
     from components.serving.rag.config import rag_settings
+    from components.serving.rag.prompt import TEMPLATES
     from components.serving.rag.service import RagService
 
     settings = rag_settings(state=args.state.resolve() if args.state else None)
@@ -72,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         raise JobError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     service = RagService.from_env(settings)
+    # Registered now rather than on the first request, which would wait for it.
+    for template in TEMPLATES:
+        version = service.prompts.get(template)
+        print(
+            f"{PROG}: prompt {version.name} {version.version or 'unregistered'} "
+            f"(commit {version.commit}, {version.library})",
+            flush=True,
+        )
     port = listener.getsockname()[1]
     print(
         f"{PROG}: serving on http://{args.host}:{port} (endpoint {settings.endpoint_name} via "

@@ -67,6 +67,12 @@ class RagRequest(BaseModel):
     query: Text = Field(description="the question")
     author: Text | None = Field(default=None, description="only this author's documents")
     top_k: Count | None = Field(default=None, description="chunks given to the model")
+    session_id: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the conversation this question belongs to (Opik's thread_id)",
+    )
 
 
 class Source(BaseModel):
@@ -84,10 +90,17 @@ class GuardrailVerdict(BaseModel):
     reason: str
 
 
+class PromptUsed(BaseModel):
+    name: str = Field(description="the prompt in the prompt library, e.g. llm-twin-rag-answer")
+    version: str | None = Field(description="its version (v1, ...); null if unregistered")
+    commit: str
+
+
 class RagResponse(BaseModel):
     answer: str
     sources: list[Source]
     trace_id: str | None
+    prompt: PromptUsed | None = None
     guardrails: list[GuardrailVerdict] = Field(default_factory=list)
 
 
@@ -261,7 +274,9 @@ def create_app(service: RagService, close_on_shutdown: bool = True) -> FastAPI:
         try:
             # The steps block (model, store, endpoint): run them in the thread pool, not on the
             # event loop.
-            return await run_in_threadpool(service.answer, body.query, body.author, body.top_k)
+            return await run_in_threadpool(
+                service.answer, body.query, body.author, body.top_k, body.session_id
+            )
         except ServiceError as exc:
             return _error(exc.status, exc.message, exc.trace_id, exc.guardrail)
 

@@ -124,6 +124,16 @@ def print_answer(question: str, body: dict[str, Any]) -> None:
         print(f"     {source['snippet'][:120]}")
     if not body["sources"]:
         print("  (none: the store holds no chunks for this question)")
+    prompt = body.get("prompt")
+    if prompt:
+        print(f"prompt:   {prompt_line(prompt)}")
+
+
+def prompt_line(prompt: dict[str, Any]) -> str:
+    return (
+        f"{prompt.get('name')} {prompt.get('version') or 'unregistered'} "
+        f"(commit {prompt.get('commit')})"
+    )
 
 
 def where_the_trace_went(trace_id: str | None, tracing: dict[str, Any]) -> str:
@@ -133,8 +143,15 @@ def where_the_trace_went(trace_id: str | None, tracing: dict[str, Any]) -> str:
     path = traces.local_traces_path()
     if path is not None and not traces.opik_configured():
         records, _ = traces.read_records(path)
-        if any(r.get("id") == trace_id for r in records):
-            return f"trace {trace_id} written to {path}"
+        found = [r for r in records if r.get("kind") == "trace" and r.get("id") == trace_id]
+        if found:
+            metadata = found[-1].get("metadata") or {}
+            prompt = {
+                "name": metadata.get("prompt_name"),
+                "version": metadata.get("prompt_version"),
+                "commit": metadata.get("prompt_commit"),
+            }
+            return f"trace {trace_id} (prompt {prompt_line(prompt)}) written to {path}"
         return f"trace {trace_id} NOT found in {path} ({tracing})"
     return f"trace {trace_id} sent to {destination} (exported {tracing.get('exported', '?')})"
 

@@ -40,6 +40,7 @@ from components.serving.rag.guardrails.engine import (
     scrub_trace,
 )
 from components.serving.rag.prompt import Prompt, build_prompt
+from components.serving.rag.prompt_library import PromptVersions, library_for
 from components.serving.rag.retrieval import Hit, Retriever
 from components.serving.rag.tracing import NullTrace, RequestTrace, Tracer
 
@@ -110,6 +111,8 @@ class RagService:
         self.guardrails = guardrails
         self._encode_lock = threading.Lock()
         self.recent = RecentAnswers()
+        # The prompt templates' versions, registered where traces go on first use.
+        self.prompts = PromptVersions(library_for(tracer.sink))
 
     @classmethod
     def from_env(cls, settings: RagSettings, env: Mapping[str, str] | None = None) -> RagService:
@@ -264,7 +267,10 @@ class RagService:
         return ServiceError(404, f"author {author!r} has no documents in the store (have: {have})")
 
     # -- the request ------------------------------------------------------------------------
-    def answer(self, query: Any, author: Any = None, top_k: Any = None) -> dict[str, Any]:
+    def answer(
+        self, query: Any, author: Any = None, top_k: Any = None, session_id: str | None = None
+    ) -> dict[str, Any]:
+        """One answer; `session_id` names the conversation it belongs to (Opik's thread)."""
         text, author, k, _ = self._check(query, author, top_k)
         query_tokens = self.count_tokens(text)
         started = time.perf_counter()
@@ -273,6 +279,7 @@ class RagService:
             {"query": text, "author": author, "top_k": k},
             ["llm-twin", "rag", f"env:{self.settings.environment}"],
         )
+        trace.thread_id = session_id
         latency: dict[str, float] = {}
         outcome = Outcome()
         state: dict[str, Any] = {"status": 200, "query_tokens": query_tokens, "query": text}
@@ -357,6 +364,12 @@ class RagService:
         with trace.span("prompt", input={"chunks": len(ranked), "top_k": k}) as span:
             prompt = build_prompt(query, ranked, k, self.settings.context_tokens, self.count_tokens)
             span.output = {"prompt": prompt.text}
+            version = self.prompts.get(prompt.template)
+            # On the span and the trace: Opik links both to the prompt version through
+            # `opik_prompts`; the flat fields are what people and the monitoring job read.
+            span.metadata.update(version.trace_metadata(), opik_prompts=[version.opik_prompt()])
+            trace.metadata.update(version.trace_metadata(), opik_prompts=[version.opik_prompt()])
+            state["prompt"] = version.summary()
             span.metadata.update(
                 context_tokens=prompt.context_tokens,
                 prompt_tokens=prompt.prompt_tokens,
@@ -375,7 +388,11 @@ class RagService:
             context = [hit.content for hit in prompt.used]
             answer = self.guardrails.check_output(trace, state["guardrails"], answer, context)
         return {
-            "response": {"answer": answer, "sources": self._sources(prompt)},
+            "response": {
+                "answer": answer,
+                "sources": self._sources(prompt),
+                "prompt": state["prompt"],
+            },
             "trace": {
                 "answer": answer,
                 "context": [{"id": hit.id, "text": hit.content} for hit in prompt.used],

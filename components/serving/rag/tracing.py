@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import secrets
 import sys
 import threading
 import time
@@ -28,24 +27,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from components.common import opik_config, traces
+from components.common.ids import uuid7
 
 QUEUE_SIZE = 1000
 # One warning per this many seconds at most: a dead sink must not flood the service log.
 WARN_EVERY_SECONDS = 60.0
 # Seconds the Opik client gets to send its queued traces before comments on them are added.
 FLUSH_FOR_COMMENTS = 10
-
-
-def uuid7() -> str:
-    """A UUIDv7 (time-ordered), the id format Opik requires for traces and spans."""
-    millis = time.time_ns() // 1_000_000
-    value = (millis & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= secrets.randbits(12) << 64
-    value |= 0b10 << 62
-    value |= secrets.randbits(62)
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _now() -> datetime:
