@@ -6,6 +6,7 @@ test-artifacts/ui/ (git-ignored): `.venv/bin/python -m pytest -q tests/test_ui_b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -21,8 +22,10 @@ from sm_pipelines.ui.serve import listen
 from sm_pipelines.ui.vendor import missing_assets
 from tests.ui_fixture import GROUP, PIPELINE, STEPS, make_project
 
+ROOT = Path(__file__).resolve().parents[1]
+
 CHROMIUM = Path(os.environ.get("SM_PIPELINES_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
 # Without the background-networking flags Chromium keeps calling services that cannot be
 # reached here (and on many users' machines).
 CHROMIUM_ARGS = [
@@ -58,11 +61,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, LocalState]
     return make_project(tmp_path_factory.mktemp("ui-browser"))
 
 
-@pytest.fixture(scope="module")
-def base_url(project: tuple[Path, LocalState]) -> Iterator[str]:
+@contextlib.contextmanager
+def _serving(app: Any) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port in a thread, as `sm-pipelines ui` serves it."""
     import uvicorn
 
-    app = create_app(*project)
     sock = listen("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -71,10 +74,18 @@ def base_url(project: tuple[Path, LocalState]) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "the view's server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app.state.actions.wait(60)
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        app.state.actions.wait(60)
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def base_url(project: tuple[Path, LocalState]) -> Iterator[str]:
+    with _serving(create_app(*project)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +137,25 @@ def test_the_pipeline_page_draws_every_step(page: Any) -> None:
     assert "Train-model" in labels and "Quality-too-low" in labels
     assert page.locator("#param-FailTrain").input_value() == "no"
     _shot(page, "pipeline-graph.png")
+
+
+def test_the_projects_ct_pipeline_draws_every_step_shape(browser: Any, tmp_path: Path) -> None:
+    from sm_pipelines.definition import document
+
+    compiled = document.read(document.compiled_path(ROOT / "definitions", "local", "llm-twin-ct"))
+    names = sorted(step["Name"] for step in document.all_steps(compiled.data))
+    app = create_app(ROOT / "definitions", LocalState.at(tmp_path))
+    with _serving(app) as url:
+        context = browser.new_context(base_url=url, viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        _open(page, "#/pipelines/llm-twin-ct")
+        drawn = page.eval_on_selector_all(
+            "#graph g.node[data-step]", "ns => ns.map(n => n.dataset.step)"
+        )
+        assert sorted(drawn) == names
+        assert page.locator("h2:text('Triggers') + table tbody tr").count() >= 2
+        _shot(page, "llm-twin-ct-graph.png")
+        context.close()
 
 
 def test_a_run_started_from_the_page_colours_its_steps_as_they_go(page: Any) -> None:
