@@ -14,7 +14,7 @@ from sm_pipelines.iam.statements import BASE_IMAGE_REPOSITORIES, DLC_ACCOUNT
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = sorted((ROOT / "containers").glob("*/Dockerfile"))
-EXTRAS = {"processing": "data,monitor,train", "training": "train", "serving": "serving"}
+EXTRAS = {"processing": "data,monitor,train", "training": "train,evaluate", "serving": "serving"}
 
 
 def hadolint() -> Path:

@@ -52,11 +52,18 @@ class Judge:
         match = _SCORE.search(text or "")
         return (int(match.group(1)) - 1) / 4 if match else None
 
+    def rate_all(self, items: list[tuple[str, str, str]]) -> list[float | None]:
+        """Each item's score in [0, 1], None where the judge gave no usable answer."""
+        return [self.rate(*item) for item in items]
+
     def score_all(self, items: list[tuple[str, str, str]]) -> float | None:
         """Mean score over the items the judge rated; None if it rated none (then the offline
         metrics alone decide, rather than a flaky judge failing the run)."""
-        scores = [s for item in items if (s := self.rate(*item)) is not None]
+        return self.mean(self.rate_all(items))
+
+    def mean(self, rated: list[float | None]) -> float | None:
+        scores = [s for s in rated if s is not None]
         if not scores:
             return None
-        print(f"evaluate: judge {self.model} rated {len(scores)}/{len(items)} answers")
+        print(f"evaluate: judge {self.model} rated {len(scores)}/{len(rated)} answers")
         return sum(scores) / len(scores)

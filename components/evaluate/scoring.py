@@ -1,4 +1,8 @@
-"""Score one model on the test split: answer loss/perplexity and answer-quality metrics."""
+"""Score one model on the test split: answer loss/perplexity and answer-quality metrics.
+
+`score` returns the split's metrics, a few samples for evaluation.json, and every scored item
+(instruction, reference, generated answer, its own scores) for the Opik experiment
+(experiments.py)."""
 
 from __future__ import annotations
 
@@ -120,10 +124,12 @@ def score(
     heuristic = sum(HEURISTIC_WEIGHTS[name] * means[name] for name in HEURISTIC_WEIGHTS)
     metrics: dict[str, Any] = {name: round(value, 4) for name, value in means.items()}
     quality = heuristic
+    rated: list[float | None] = [None] * len(items)
     if judge is not None:
-        judged = judge.score_all(
+        rated = judge.rate_all(
             [(e.instruction, e.answer, got) for got, e in zip(answers, items, strict=True)]
         )
+        judged = judge.mean(rated)
         if judged is not None:
             metrics["judge_score"] = round(judged, 4)
             quality = (heuristic + judged) / 2
@@ -144,4 +150,25 @@ def score(
             {"instruction": e.instruction, "reference": e.answer, "generated": got}
             for got, e in list(zip(answers, items, strict=True))[:3]
         ],
+        "items": [
+            {
+                "instruction": e.instruction,
+                "reference": e.answer,
+                "generated": got,
+                "scores": item_scores({n: v[i] for n, v in per_metric.items()}, rated[i]),
+            }
+            for i, (got, e) in enumerate(zip(answers, items, strict=True))
+        ],
     }
+
+
+def item_scores(heuristic: dict[str, float], judged: float | None) -> dict[str, float]:
+    """One answer's scores: the offline metrics, the judge's when it rated this answer, and
+    the item's answer_quality computed as the split's is."""
+    scores = {name: round(value, 4) for name, value in heuristic.items()}
+    quality = sum(HEURISTIC_WEIGHTS[name] * heuristic[name] for name in HEURISTIC_WEIGHTS)
+    if judged is not None:
+        scores["judge_score"] = round(judged, 4)
+        quality = (quality + judged) / 2
+    scores["answer_quality"] = round(quality, 4)
+    return scores

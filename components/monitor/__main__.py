@@ -2,13 +2,13 @@
 
     python -m components.monitor --window-minutes 60 --min-traces 5 --min-quality 0.35 \
         --max-error-rate 0.2 --max-token-drift 1.0 --max-latency-drift 1.0 \
-        --max-human-drop 0.2 --min-human-ratings 3
+        --max-human-drop 0.2 --min-human-ratings 3 --max-guardrail-jump 0.2
 
 Reads the traces of [end - window, end) and of the window before (for drift) from Opik, or
 locally from the trace log; logs each trace's scores back (Opik feedback scores, or feedback
 records in the log); writes report.json (the pipeline's property file); and on a drop emits the
-quality-drop event. The job succeeds either way: the pipeline's condition on `quality_ok`
-decides how the run ends.
+quality-drop event; and on a jump of a guardrail's hit rate, the guardrail alert. The job
+succeeds either way: the pipeline's condition on `quality_ok` decides how the run ends.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-latency-drift", type=_positive(float), default=1.0)
     parser.add_argument("--max-human-drop", type=_positive(float), default=0.2)
     parser.add_argument("--min-human-ratings", type=_positive(int), default=3)
+    parser.add_argument("--max-guardrail-jump", type=_positive(float), default=0.2)
     parser.add_argument("--judge-sample", type=_positive(int), default=20)
     parser.add_argument("--window-end", help="ISO 8601 end of the window (default: now)")
     parser.add_argument("--execution-id", default="", help="the pipeline execution, for the event")
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         max_latency_drift=args.max_latency_drift,
         max_human_drop=args.max_human_drop,
         min_human_ratings=args.min_human_ratings,
+        max_guardrail_jump=args.max_guardrail_jump,
     )
     report = summarise(current, previous, scores, thresholds)
     report.update(
@@ -103,6 +105,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         execution=args.execution_id,
         event={"emitted": False},
     )
+    report["guardrail_alert"]["event"] = {"emitted": False}
+    if report["guardrail_alert"]["ok"] is False:
+        detail = {
+            "pipeline": "llm-twin-monitoring",
+            "execution": args.execution_id,
+            "environment": os.environ.get("SM_PIPELINES_ENVIRONMENT", "local"),
+            "window_start": report["window"]["start"],
+            "window_end": report["window"]["end"],
+            "traces": report["traces"],
+            "reason": report["guardrail_alert"]["message"],
+            "guardrails": report["metrics"]["guardrails"],
+        }
+        sent = events.emit(detail, detail_type=events.GUARDRAIL_DETAIL_TYPE)
+        report["guardrail_alert"]["event"] = {"emitted": True, **sent}
     if report["verdict"] == "quality_drop":
         detail = {
             "pipeline": "llm-twin-monitoring",
@@ -146,6 +162,25 @@ def main(argv: list[str] | None = None) -> int:
             f"{metrics['previous_human_ratings']})",
             flush=True,
         )
+        rates = metrics["guardrails"]
+        print(
+            f"{PROG}: guardrail hit rates "
+            + (
+                ", ".join(
+                    f"{name} {entry['hit_rate']:g} (before {entry['previous_hit_rate']})"
+                    for name, entry in rates.items()
+                )
+                or "none (no guardrail verdicts in the traces)"
+            ),
+            flush=True,
+        )
+        alert = report["guardrail_alert"]
+        if alert["ok"] is False:
+            print(
+                f"{PROG}: guardrail alert {alert['event']['id']} sent to "
+                f"{alert['event']['destination']}: {alert['message']}",
+                flush=True,
+            )
         print(f"{PROG}: {report['verdict']}: {report['reason']}", flush=True)
         if report["event"]["emitted"]:
             print(

@@ -13,6 +13,9 @@ Human scores (people's ratings through POST /feedback, 0..1) are reported beside
 ones: human_rating is their mean over the window's rated answers, human_ratings their count, and
 human_rating_drop how far the mean fell from the window before (0 when it rose). A drop above
 max_human_drop, with at least min_human_ratings ratings in both windows, is a quality drop.
+
+Guardrail hit rates (guardrails.py) are reported per check under metrics.guardrails; a jump is
+`guardrail_alert`, apart from the quality verdict (it alerts people and retrains nothing).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components.monitor.guardrails import hit_rates, jump_check
 from components.monitor.sources import TraceView
 
 SCORE_NAMES = (
@@ -43,6 +47,7 @@ class Thresholds:
     max_latency_drift: float
     max_human_drop: float = 0.2
     min_human_ratings: int = 3
+    max_guardrail_jump: float = 0.2
 
 
 def _mean(values: list[float]) -> float | None:
@@ -103,8 +108,15 @@ def summarise(
         else None
     )
 
+    metrics["guardrails"] = hit_rates(current, previous)
+
     enough = len(answered) >= thresholds.min_traces
     compare = enough and len(answered_before) >= thresholds.min_traces
+    guardrail_alert = jump_check(
+        metrics["guardrails"],
+        thresholds.max_guardrail_jump,
+        min(len(current), len(previous)) >= thresholds.min_traces,
+    )
     checks = [
         _check(
             "quality", metrics["quality"], ">=", thresholds.min_quality, "MinQualityScore", enough
@@ -165,6 +177,7 @@ def summarise(
         "verdict": verdict,
         "quality_ok": 0 if failed else 1,
         "reason": reason,
+        "guardrail_alert": guardrail_alert,
     }
 
 

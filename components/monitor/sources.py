@@ -1,7 +1,8 @@
 """Where the monitoring job reads traces and writes scores back: Opik, or the local trace log.
 
 Both give the same TraceView, taken from what the RAG service records: input.query,
-output.answer and output.context, metadata.status, answer_tokens and latency_ms.total; and the
+output.answer and output.context, metadata.status, answer_tokens, latency_ms.total and
+guardrails (each guardrail's verdict); and the
 latest rating a person gave the answer (POST /feedback: the `human_rating` feedback score in
 Opik, a `feedback` record with source `human` in the log).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,8 @@ class TraceView:
     answer_tokens: int | None
     latency_ms: float | None
     human_rating: float | None = None  # 0..1, the latest a person gave; None: not rated
+    # Check ("input.pii") -> verdict (passed, redacted, flagged, blocked); empty: none ran.
+    guardrails: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -92,6 +95,12 @@ def view(record: Mapping[str, Any], human_rating: float | None = None) -> TraceV
         for item in output.get("context") or []
     ]
     tokens = metadata.get("answer_tokens")
+    verdicts = metadata.get("guardrails")
+    guardrails = (
+        {str(k): str(v) for k, v in verdicts.items() if isinstance(v, str)}
+        if isinstance(verdicts, Mapping)
+        else {}
+    )
     return TraceView(
         id=str(record["id"]),
         start=start,
@@ -102,6 +111,7 @@ def view(record: Mapping[str, Any], human_rating: float | None = None) -> TraceV
         answer_tokens=int(tokens) if _number(tokens) is not None else None,
         latency_ms=_number(latency),
         human_rating=human_rating if human_rating is not None else _human_rating(record),
+        guardrails=guardrails,
     )
 
 
