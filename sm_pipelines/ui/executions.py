@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from sm_pipelines.definition import document
-from sm_pipelines.definition.graph import mermaid
+from sm_pipelines.definition.graph import mermaid, node_id
 from sm_pipelines.errors import DefinitionError, UserError
 from sm_pipelines.files import read_json
 from sm_pipelines.local.execution import Execution, list_executions, load_execution
@@ -75,7 +75,7 @@ def execution_detail(source: ViewSource, execution_id: str) -> dict[str, Any]:
         seconds = record.seconds()
         steps.append(
             {
-                **listed.get(name, {"name": name, "node": name, "type": record.type}),
+                **listed.get(name, {"name": name, "node": node_id(name), "type": record.type}),
                 "display_name": record.display_name or listed.get(name, {}).get("display_name"),
                 "status": record.status,
                 "start": record.start,

@@ -99,7 +99,3 @@ def pipeline_detail(source: ViewSource, name: str) -> dict[str, Any]:
         "alert_routes": _routes(source, name),
         "definitions_problem": source.definitions_problem,
     }
-
-
-def parameter_names(source: ViewSource, name: str) -> list[str]:
-    return [p["name"] for p in _parameters(_definition(source, name))]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from sm_pipelines.local.execution import FAILED
 from sm_pipelines.ui import executions
 from sm_pipelines.ui.routes import deps
 
@@ -36,7 +37,7 @@ def retry(
     actions: deps.Commands,
 ) -> Any:
     execution = executions.load(source, execution_id)
-    if execution.status not in ("Failed",):
+    if execution.status != FAILED:
         return JSONResponse(
             {"error": f"execution {execution_id} is {execution.status}; only a failed one retries"},
             status_code=409,
