@@ -159,7 +159,7 @@ def test_the_projects_ct_pipeline_draws_every_step_shape(browser: Any, tmp_path:
 
 
 def test_a_run_started_from_the_page_colours_its_steps_as_they_go(page: Any) -> None:
-    execution = _start_from_page(page, PrepareSeconds="3")
+    execution = _start_from_page(page, PrepareSeconds="5")
     page.wait_for_selector('#graph g.node[data-step="prepare"][data-status="Executing"]')
     assert page.get_attribute('#graph g.node[data-step="evaluate"]', "data-status") == "Pending"
     _shot(page, "running-execution.png")

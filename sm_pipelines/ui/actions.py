@@ -87,16 +87,22 @@ class Actions:
 
     def _execution_of(self, action: Action) -> str | None:
         """The execution a run action started: the first of its pipeline that began after it
-        (the CLI prints the id only at the end; the record is on disk from the first step)."""
+        and that no other action has claimed (the CLI prints the id only at the end; the
+        record is on disk from the first step). Two runs of one pipeline started within the
+        same fraction of a second may be matched the other way round; each is still found."""
         if action.execution or action.kind != "run":
             return action.execution
-        started = [
-            e
-            for e in list_executions(self.source.state)
-            if e.pipeline == action.pipeline and datetime.fromisoformat(e.start) >= action.started
-        ]
-        if started:
-            action.execution = min(started, key=lambda e: e.start).id
+        with self._lock:
+            claimed = {a.execution for a in self._actions.values() if a.execution}
+            candidates = [
+                e
+                for e in list_executions(self.source.state)
+                if e.pipeline == action.pipeline
+                and e.id not in claimed
+                and datetime.fromisoformat(e.start) >= action.started
+            ]
+            if candidates:
+                action.execution = min(candidates, key=lambda e: e.start).id
         return action.execution
 
     def describe(self, action_id: str) -> dict[str, Any]:
