@@ -10,7 +10,15 @@ tracing_overhead: the same requests (embed, retrieve, rerank, prompt, generate a
 model server on loopback) through two services that differ only in the tracer, one tracing to
 the local trace log and one built with OPIK_TRACK_DISABLE=true: median traced latency / median
 untraced latency, with both medians printed beside it. tracing_overhead_opik is the same with
-traces sent to a stub Opik server on loopback through the SDK.
+traces sent to a stub Opik server on loopback through the SDK. Guardrails are off on both
+sides, so the figure stays what it has always measured.
+
+guardrail_overhead: the same requests through two services that differ only in the guardrails,
+both tracing to the local log: one with the local environment's policy (every input and output
+check: PII, key-like strings, injection patterns, length, topic, PII leakage, grounding,
+repetition; the stub's answer is flagged as ungrounded, so every check runs and nothing is
+blocked), one without: median guarded latency / median unguarded latency, medians beside it.
+Run alone with `python -c "from benchmarks import serving; print(*serving.run_guardrails())"`.
 
 What makes the comparison fair (the old one read 0.43 on a quiet machine: traced requests "twice
 as fast"): the stub servers answer in one write with Nagle off. Writing the headers and the body
@@ -184,7 +192,7 @@ def _corpus(path: Path, model: Any) -> None:
     client.close()
 
 
-def _overhead(workdir: Path) -> list[str]:
+def _overhead(workdir: Path, figures: tuple[str, ...] = ("tracing", "guardrails")) -> list[str]:
     import os
 
     from qdrant_client import QdrantClient
@@ -193,6 +201,8 @@ def _overhead(workdir: Path) -> list[str]:
     from components.common.settings import QdrantSettings
     from components.serving.rag.config import rag_settings
     from components.serving.rag.generator import EndpointGenerator
+    from components.serving.rag.guardrails.engine import Guardrails
+    from components.serving.rag.guardrails.policy import policy_from_env
     from components.serving.rag.retrieval import Retriever
     from components.serving.rag.service import RagService
     from components.serving.rag.tracing import tracer_from_env
@@ -216,8 +226,9 @@ def _overhead(workdir: Path) -> list[str]:
         # One model client for every service: the same connection, so the same network path.
         generator = EndpointGenerator("bench", model_url, None, 30.0)
 
-        def service(**env: str) -> RagService:
+        def service(guarded: bool = False, **env: str) -> RagService:
             settings = rag_settings(base)
+            policy = policy_from_env({"SM_PIPELINES_ENVIRONMENT": "local"}) if guarded else None
             built = RagService(
                 settings,
                 retriever,
@@ -225,23 +236,35 @@ def _overhead(workdir: Path) -> list[str]:
                 lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids),
                 generator,
                 tracer_from_env({**base, **env}),
+                guardrails=Guardrails(policy) if policy else None,
             )
             stack.callback(built.tracer.close)
             return built
 
-        off = service(OPIK_TRACK_DISABLE="true")
-        for name, traced in (
-            ("tracing_overhead", service()),
-            ("tracing_overhead_opik", service(OPIK_URL_OVERRIDE=opik_url)),
-        ):
-            traced_ms, untraced_ms = _medians(traced, off)
+        if "tracing" in figures:
+            off = service(OPIK_TRACK_DISABLE="true")
+            for name, traced in (
+                ("tracing_overhead", service()),
+                ("tracing_overhead_opik", service(OPIK_URL_OVERRIDE=opik_url)),
+            ):
+                traced_ms, untraced_ms = _medians(traced, off)
+                print(
+                    f"{name}: median traced {traced_ms:.2f} ms, untraced {untraced_ms:.2f} ms "
+                    f"({ROUNDS * len(QUESTIONS)} requests each)",
+                    flush=True,
+                )
+                lines.append(bench_line(name, traced_ms / untraced_ms, "ratio", "<=", 1.05))
+            os.environ.pop("OPIK_URL_OVERRIDE", None)
+        if "guardrails" in figures:
+            guarded_ms, unguarded_ms = _medians(service(guarded=True), service())
             print(
-                f"{name}: median traced {traced_ms:.2f} ms, untraced {untraced_ms:.2f} ms "
-                f"({ROUNDS * len(QUESTIONS)} requests each)",
+                f"guardrail_overhead: median guarded {guarded_ms:.2f} ms, unguarded "
+                f"{unguarded_ms:.2f} ms ({ROUNDS * len(QUESTIONS)} requests each)",
                 flush=True,
             )
-            lines.append(bench_line(name, traced_ms / untraced_ms, "ratio", "<=", 1.05))
-        os.environ.pop("OPIK_URL_OVERRIDE", None)
+            lines.append(
+                bench_line("guardrail_overhead", guarded_ms / unguarded_ms, "ratio", "<=", 1.15)
+            )
     return lines
 
 
@@ -273,6 +296,12 @@ def run() -> list[str]:
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as folder:
         workdir = Path(folder)
         return _retrieval(workdir) + _overhead(workdir)
+
+
+def run_guardrails() -> list[str]:
+    """guardrail_overhead alone."""
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as folder:
+        return _overhead(Path(folder), ("guardrails",))
 
 
 if __name__ == "__main__":
