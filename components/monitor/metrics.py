@@ -12,6 +12,12 @@ Offline heuristics (no model, deterministic):
 With an LLM configured (LLM_API_BASE/LLM_API_KEY), Opik's Hallucination and AnswerRelevance
 judges score a sample too, and quality becomes the mean of the heuristic quality and the judges'
 (1 - hallucination + answer_relevance) / 2.
+
+The feedback scores logged back onto the traces carry Opik's documented metric names where the
+score is an Opik metric's (`hallucination` -> `hallucination_metric`, `answer_relevance` ->
+`answer_relevance_metric`, as Opik's own evaluations name them); groundedness, relevance,
+fluency and quality are the project's own heuristics and keep their names. report.json keeps the
+short names throughout.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ from components.evaluate.text_metrics import words
 from components.monitor.sources import Score, TraceView
 
 WEIGHTS = {"groundedness": 0.4, "relevance": 0.3, "fluency": 0.3}
+# The Opik metrics' own names (their `name` defaults), for the feedback scores.
+OPIK_SCORE_NAMES = {
+    "hallucination": "hallucination_metric",
+    "answer_relevance": "answer_relevance_metric",
+}
 
 
 def groundedness(answer: str, context: list[str]) -> float:
@@ -134,7 +145,7 @@ def score_traces(
 
 def as_feedback(results: dict[str, dict[str, float]]) -> list[Score]:
     return [
-        Score(trace_id, name, value)
+        Score(trace_id, OPIK_SCORE_NAMES.get(name, name), value)
         for trace_id, scores in sorted(results.items())
         for name, value in sorted(scores.items())
     ]

@@ -181,6 +181,11 @@ def test_with_an_llm_the_opik_judges_score_too(
     assert report["judge"] == "gpt-4o-mini"
     assert report["metrics"]["hallucination"] == 1.0
     assert report["metrics"]["answer_relevance"] == 0.0
+    # The scores logged back onto the traces carry the Opik metrics' own names.
+    logged = monitor_env / "traces.jsonl"
+    names = {json.loads(x)["name"] for x in logged.read_text().splitlines() if '"feedback"' in x}
+    assert {"hallucination_metric", "answer_relevance_metric", "quality"} <= names
+    assert not {"hallucination", "answer_relevance"} & names
 
 
 def test_in_aws_the_drop_reaches_eventbridge_rules(
