@@ -44,7 +44,7 @@ ui: setup ## serve the pipeline view of .sm-local at http://127.0.0.1:$(UI_PORT)
 	$(CLI) ui --port $(UI_PORT) $(if $(SM_PIPELINES_STATE),--state $(SM_PIPELINES_STATE),)
 
 # The view's browser libraries (mermaid, Chart.js) from the npm registry at the versions and
-# sha512 of sm_pipelines/ui/assets.lock.json, into sm_pipelines/ui/static/vendor/ (git-ignored);
+# sha512 of sm_pipelines/ui/assets.lock.toml, into sm_pipelines/ui/static/vendor/ (git-ignored);
 # a no-op while the lock is unchanged. Without npm the view cannot start and says so.
 ui-assets: $(STAMP)
 	@if command -v npm >/dev/null; then $(BIN)/python -m sm_pipelines.ui.vendor; \

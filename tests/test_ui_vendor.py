@@ -5,7 +5,6 @@ npm is replaced by a stand-in that hands back a tarball made here (no registry i
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 from pathlib import Path
 
@@ -30,10 +29,14 @@ def _tarball(folder: Path) -> Path:
 
 
 def _lock(folder: Path, integrity: str) -> Path:
-    lock = folder / "assets.lock.json"
-    files = {"package/dist/lib.min.js": "lib.min.js", "package/LICENSE": "lib.LICENSE"}
-    packages = [{"name": "lib", "version": "1.0.0", "integrity": integrity, "files": files}]
-    lock.write_text(json.dumps({"packages": packages}))
+    lock = folder / "assets.lock.toml"
+    lock.write_text(
+        "[[packages]]\n"
+        'name = "lib"\n'
+        'version = "1.0.0"\n'
+        f'integrity = "{integrity}"\n'
+        'files = { "package/dist/lib.min.js" = "lib.min.js", "package/LICENSE" = "lib.LICENSE" }\n'
+    )
     return lock
 
 

@@ -1,4 +1,4 @@
-"""Vendor the view's browser libraries (`make ui-assets`): for each package of assets.lock.json,
+"""Vendor the view's browser libraries (`make ui-assets`): for each package of assets.lock.toml,
 `npm pack <name>@<version>` from the npm registry npm is configured with, check the tarball's
 sha512 against the integrity recorded in the lock (the registry's `dist.integrity` is that same
 `sha512-<base64>` of the .tgz), and copy the listed files into static/vendor/ (git-ignored).
@@ -18,19 +18,20 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from sm_pipelines.errors import UserError
 
 HERE = Path(__file__).parent
-LOCK = HERE / "assets.lock.json"
+LOCK = HERE / "assets.lock.toml"
 VENDOR = HERE / "static" / "vendor"
 _STAMP = ".lock-sha256"
 
 
 def lock_packages(lock: Path = LOCK) -> list[dict[str, Any]]:
-    return json.loads(lock.read_text(encoding="utf-8"))["packages"]
+    return tomllib.loads(lock.read_text(encoding="utf-8"))["packages"]
 
 
 def vendor_files(lock: Path = LOCK) -> list[str]:
