@@ -33,7 +33,10 @@ class FakeOpik:
     requests: list[Request] = field(default_factory=list)
     prompts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refuse: set[str] = field(default_factory=set)  # path prefixes answered with 503
+    # Path prefixes answered with `refuse_status`: 403, as for a wrong API key, which the SDK
+    # does not retry (a 5xx it retries for ~10 s).
+    refuse: set[str] = field(default_factory=set)
+    refuse_status: int = 403
 
     def __post_init__(self) -> None:
         fake = self
@@ -92,7 +95,7 @@ class FakeOpik:
     def answer(self, request: Request) -> tuple[int, Any]:
         path = request.path.removeprefix(API)
         if any(path.startswith(prefix) for prefix in self.refuse):
-            return 503, {"errors": ["refused by the test"]}
+            return self.refuse_status, {"errors": ["refused by the test"]}
         if request.path == "/api/is-alive/ver":
             return 200, {"version": "2.2.8"}
         if path == "/prompts/versions/retrieve" and request.method == "POST":

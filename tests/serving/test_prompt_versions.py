@@ -117,3 +117,19 @@ def test_a_prompt_library_that_refuses_leaves_the_content_commit(
     }
     warnings = [line for line in capsys.readouterr().err.splitlines() if "cannot register" in line]
     assert len(warnings) == 1 and "llm-twin-rag-answer" in warnings[0]
+
+
+def test_ask_prints_the_prompt_version_of_its_trace(
+    make_service: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from components.serving.rag import ask as ask_command
+
+    body = ask(make_service())
+    commit = content_commit(RAG_ANSWER.template)
+    ask_command.print_answer(QUESTION, body)
+    assert f"prompt:   llm-twin-rag-answer v1 (commit {commit})" in capsys.readouterr().out
+    line = ask_command.where_the_trace_went(body["trace_id"], {"destination": "log"})
+    assert line == (
+        f"trace {body['trace_id']} (prompt llm-twin-rag-answer v1 (commit {commit})) written to "
+        f"{tmp_path / 'traces.jsonl'}"
+    )
