@@ -21,7 +21,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: setup run test test-all test-only secrets secrets-baseline build validate diff bootstrap upsert-pipeline graph lint format bench clean image-envs ui ui-assets chromium
 
-setup: $(STAMP) ui-assets chromium
+setup: $(STAMP) ui-assets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,8 @@ ui-assets: $(STAMP)
 	else echo "note: no npm: the view's libraries are not vendored (install Node.js, then make ui-assets)"; fi
 
 # Debian's chromium for the view's browser tests (tests/test_ui_browser.py; Playwright's own
-# browser download is never used). Where apt-get cannot be used the tests skip, naming it.
+# browser download is never used): a test dependency, so `make test` installs it and `make run`
+# does not. Where apt-get cannot be used the tests skip, naming it.
 CHROMIUM_APT = apt-get install -y -qq --no-install-recommends chromium
 chromium:
 	@if [ -x /usr/bin/chromium ]; then :; \
@@ -63,7 +64,7 @@ chromium:
 			|| echo "note: apt-get could not install chromium: the browser tests will be skipped"; \
 	else echo "note: no /usr/bin/chromium and no usable apt-get: the browser tests will be skipped (Debian package: chromium)"; fi
 
-test: setup ## the same gates as CI, in the same order, then the suite
+test: setup chromium ## the same gates as CI, in the same order, then the suite
 	$(LEAK_SCAN)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -80,7 +81,7 @@ test: setup ## the same gates as CI, in the same order, then the suite
 image-envs: setup ## build or reuse .sm-local/image-envs/<image>-<hash> for each image
 	$(CLI) image-envs $(if $(TORCH_INDEX),--torch-index $(TORCH_INDEX),)
 
-test-all: setup ## the gate suite plus the slow end-to-end runs of the real pipeline
+test-all: setup chromium ## the gate suite plus the slow end-to-end runs of the real pipeline
 	$(BIN)/python -m pytest -q
 
 # Secret scan of every tracked file and every new untracked one (what a clean checkout plus the
