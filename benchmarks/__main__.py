@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import cli_and_compile, executor, features, serving, training
+from benchmarks import cli_and_compile, embeddings, executor, features, serving, training
 
-SUITES = (cli_and_compile, executor, features, serving, training)
+SUITES = (cli_and_compile, executor, features, embeddings, serving, training)
 
 
 def main() -> int:

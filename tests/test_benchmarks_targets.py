@@ -18,6 +18,8 @@ TARGETS = {
     "feature_vs_encode": (">=", 0.9),
     "tracing_overhead": ("<=", 1.05),
     "tracing_overhead_opik": ("<=", 1.05),
+    "embed_onnx_vs_torch": (">=", 1.5),
+    "embed_onnx_recall_at_10": (">=", 0.95),
 }
 
 

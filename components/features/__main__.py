@@ -3,7 +3,9 @@
     python -m components.features --raw-digest <digest from etl's snapshot.json>
 
 Incremental: only documents whose content changed since the last run are re-chunked, and only
-chunks the store does not hold yet are embedded. Writes snapshot.json with the digest of the
+chunks the store does not hold yet are embedded. EMBEDDING_RUNTIME (torch, the default, or
+onnx-int8) picks how the model runs; it is part of the feature version, so switching it
+re-embeds every chunk. Writes snapshot.json with the digest of the
 feature store's state, which the dataset step takes as its cache key.
 """
 
@@ -32,15 +34,16 @@ def positive_int(raw: str) -> int:
 class LazyEncoder:
     """Loads the model on the first call: a run with nothing to embed skips torch entirely."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, runtime: str) -> None:
         self.batch_size = batch_size
+        self.runtime = runtime
         self.model: Any = None
 
     def __call__(self, texts: list[str]) -> Any:
         from components.common import embeddings
 
         if self.model is None:
-            self.model = embeddings.load_model()
+            self.model = embeddings.load_model(self.runtime)
         return embeddings.encode(self.model, texts, self.batch_size)
 
 
@@ -48,8 +51,10 @@ def run(raw_digest: str, batch_size: int) -> dict[str, Any]:
     from components.common import embeddings, mongo, qdrant
     from components.common.featurestore import feature_digest, read_records
     from components.common.settings import mongo_settings, qdrant_settings
-    from components.features.sync import FEATURE_VERSION, FeatureSync
+    from components.features.sync import FeatureSync, feature_version
 
+    runtime = embeddings.embedding_runtime()
+    version = feature_version(runtime)
     db = mongo.connect(mongo_settings())
     settings = qdrant_settings()
     held, _ = mongo.raw_digest(db)
@@ -61,7 +66,12 @@ def run(raw_digest: str, batch_size: int) -> dict[str, Any]:
     client = qdrant.connect(settings)
     try:
         sync = FeatureSync(
-            db, client, settings, embeddings.load_tokenizer(), LazyEncoder(batch_size)
+            db,
+            client,
+            settings,
+            embeddings.load_tokenizer(),
+            LazyEncoder(batch_size, runtime),
+            version=version,
         )
         report = sync.run()
         digest = feature_digest(read_records(client, settings))
@@ -70,7 +80,8 @@ def run(raw_digest: str, batch_size: int) -> dict[str, Any]:
     return {
         "digest": digest,
         "raw_digest": raw_digest,
-        "feature_version": FEATURE_VERSION,
+        "feature_version": version,
+        "embedding_runtime": runtime,
         "documents": report.documents,
         "changed": report.changed,
         "removed": report.removed,

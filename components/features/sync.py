@@ -31,13 +31,22 @@ from components.common.settings import QdrantSettings
 from components.features.chunking import CHUNK_SPECS, chunk_text
 from components.features.cleaning import CLEANING_VERSION, clean_code, clean_prose
 
-FEATURE_VERSION = canonical_hash(
-    {
+
+def feature_version(runtime: str = "torch") -> str:
+    """What the stored features depend on. Another embedding runtime writes other vectors, so it
+    is another version (every chunk is re-embedded); the default runtime adds nothing, so stores
+    written before runtimes existed stay current."""
+    basis: dict[str, Any] = {
         "model": MODEL_NAME,
         "cleaning": CLEANING_VERSION,
         "chunking": {str(t): vars(spec) for t, spec in CHUNK_SPECS.items()},
     }
-)[:16]
+    if runtime != "torch":
+        basis["runtime"] = runtime
+    return canonical_hash(basis)[:16]
+
+
+FEATURE_VERSION = feature_version()
 # Texts handed to the model per call (a few model batches). Texts are sorted by length first, as
 # model.encode does, so small groups pad no more than one big call would, and writes of one group
 # overlap the embedding of the next from the start.
@@ -77,7 +86,9 @@ class SyncReport:
         return self.documents - self.changed
 
 
-def build_chunks(document: dict[str, Any], tokenizer: Any) -> list[Chunk]:
+def build_chunks(
+    document: dict[str, Any], tokenizer: Any, version: str = FEATURE_VERSION
+) -> list[Chunk]:
     """The cleaned chunks of one raw document, with content-hash ids, in reading order."""
     doc_type = DocumentType(document["type"])
     spec = CHUNK_SPECS[doc_type]
@@ -93,7 +104,7 @@ def build_chunks(document: dict[str, Any], tokenizer: Any) -> list[Chunk]:
             payload = {**base, "content": piece.text, "tokens": piece.tokens}
             if path is not None:
                 payload["path"] = path
-            chunk_id = stable_id("chunk", FEATURE_VERSION, canonical_hash(payload))
+            chunk_id = stable_id("chunk", version, canonical_hash(payload))
             chunks.setdefault(chunk_id, Chunk(chunk_id, doc_type, document["_id"], payload))
     return list(chunks.values())
 
@@ -108,6 +119,7 @@ class FeatureSync:
         embed: EmbedFn,
         upsert_batch: int = UPSERT_BATCH,
         encode_group: int = ENCODE_GROUP,
+        version: str = FEATURE_VERSION,
     ) -> None:
         self.db = db
         self.client = client
@@ -116,6 +128,7 @@ class FeatureSync:
         self.embed = embed
         self.upsert_batch = upsert_batch
         self.encode_group = encode_group
+        self.version = version
 
     # -- plan -------------------------------------------------------------------------------
     def ensure_collections(self) -> None:
@@ -274,7 +287,7 @@ class FeatureSync:
             if (
                 record is None
                 or record.get("document_hash") != content_hash
-                or record.get("feature_version") != FEATURE_VERSION
+                or record.get("feature_version") != self.version
             ):
                 changed.setdefault(doc_type, []).append(document_id)
         to_write: list[Chunk] = []
@@ -282,7 +295,7 @@ class FeatureSync:
         new_records = []
         for document in self.load_documents(changed):
             doc_type = DocumentType(document["type"])
-            chunks = build_chunks(document, self.tokenizer)
+            chunks = build_chunks(document, self.tokenizer, self.version)
             new_ids = [c.id for c in chunks]
             old_ids = self.existing_chunk_ids(
                 records.get(document["_id"]), doc_type, document["_id"]
@@ -294,7 +307,7 @@ class FeatureSync:
                     "document_id": document["_id"],
                     "type": str(doc_type),
                     "document_hash": document.get("content_hash", ""),
-                    "feature_version": FEATURE_VERSION,
+                    "feature_version": self.version,
                     "chunk_ids": new_ids,
                 }
             )

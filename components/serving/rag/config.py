@@ -10,6 +10,7 @@ RAG_CONTEXT_TOKENS (1024), RAG_MAX_QUERY_TOKENS (254), RAG_MAX_NEW_TOKENS (128),
 RAG_TEMPERATURE (0.0), RAG_REPETITION_PENALTY (1.2), RAG_EXPANSIONS (2), RAG_INVOKE_TIMEOUT
 (120 s)
 RAG_TOKENIZER             the generator's tokenizer (folder or id) for token counts (tokens.py)
+EMBEDDING_RUNTIME         torch (default) or onnx-int8: the features job's, for query vectors
 """
 
 from __future__ import annotations

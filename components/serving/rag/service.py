@@ -132,7 +132,8 @@ class RagService:
         guardrails = Guardrails.from_policy(policy, env or os.environ) if policy else None
         store = qdrant_settings(env)
         retriever = Retriever(qdrant.connect(store), store)
-        model = embeddings.load_model()
+        # The runtime that wrote the stored vectors (EMBEDDING_RUNTIME, as the features job).
+        model = embeddings.load_model(embeddings.embedding_runtime(env))
         tokenizer = embeddings.load_tokenizer()
         counter = generator_counter(env)
 
