@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -434,3 +435,29 @@ def test_ask_prints_the_verdicts_and_reads_the_guardrail_spans_of_its_trace(
         "output.secrets passed, output.grounding flagged, output.degenerate passed"
     )
     assert guardrails_line([]) == "off (RAG_GUARDRAILS=off)"
+
+
+def test_guardrail_spans_reach_an_opik_server_as_guardrail_spans(
+    opik_receiver: Any, make_service: Any
+) -> None:
+    service = make_service(OPIK_URL_OVERRIDE=opik_receiver.api_url)
+    service.guardrails = Guardrails(policy())
+    client = TestClient(create_app(service, close_on_shutdown=False))
+    response = client.post("/rag", json={"query": WITH_PII, "author": ADA})
+    assert response.status_code == 200
+    assert service.tracer.flush(10)
+    # The SDK's flush can return while its last batch is still on the wire.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sent = opik_receiver.items("/api/v1/private/spans/batch", "spans")
+        traces = opik_receiver.items("/api/v1/private/traces/batch", "traces")
+        if traces and len([s for s in sent if s["name"].startswith("guardrail:")]) >= 9:
+            break
+        time.sleep(0.05)
+    guards = {s["name"]: s for s in sent if s["name"].startswith("guardrail:")}
+    assert len(guards) == 9 and {s["type"] for s in guards.values()} == {"guardrail"}
+    assert guards["guardrail:input.pii"]["output"]["verdict"] == "redacted"
+    [trace] = traces
+    assert trace["metadata"]["guardrails"]["input.pii"] == "redacted"
+    everything = json.dumps(opik_receiver.posts)
+    assert EMAIL not in everything and KEY not in everything
