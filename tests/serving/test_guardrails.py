@@ -395,6 +395,7 @@ def test_every_shipped_policy_loads(environment: str) -> None:
         ),
         ({"backend": "cloud"}, "backend: Input should be 'local' or 'opik'"),
         ([], "expected a mapping with backend, input and output"),
+        ({"source": "elsewhere.yaml"}, "source: unknown key"),
     ],
 )
 def test_policy_mistakes_are_one_line_naming_file_and_field(data: Any, message: str) -> None:

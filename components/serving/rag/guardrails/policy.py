@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from components.common.job import JobError
 from components.serving.rag.guardrails.pii import ENTITIES
@@ -120,7 +120,12 @@ class Policy(BaseModel):
     backend: Literal["local", "opik"] = "local"
     input: InputChecks = Field(default_factory=InputChecks)
     output: OutputChecks = Field(default_factory=OutputChecks)
-    source: str = Field(default="defaults", exclude=True)
+    # Where it was read from (not a key of the YAML).
+    _source: str = PrivateAttr(default="defaults")
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     def enabled(self) -> list[str]:
         """`stage.check` for every check that runs."""
@@ -154,7 +159,8 @@ def parse_policy(data: Any, source: str) -> Policy:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise JobError(f"{source}: {_problem(exc.errors()[0])}") from None
-    return policy.model_copy(update={"source": source})
+    policy._source = source
+    return policy
 
 
 def load_policy(path: Path) -> Policy:
