@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             f"(commit {version.commit}, {version.library})",
             flush=True,
         )
+    guardrails = service.guardrails.describe() if service.guardrails else "off (RAG_GUARDRAILS)"
+    print(f"{PROG}: guardrails: {guardrails}", flush=True)
     port = listener.getsockname()[1]
     print(
         f"{PROG}: serving on http://{args.host}:{port} (endpoint {settings.endpoint_name} via "
