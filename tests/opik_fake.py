@@ -1,7 +1,8 @@
 """A loopback stand-in for an Opik server that keeps every request the Opik SDK sends (method,
 path, query, decoded JSON body) and answers the few reads the SDK makes before writing: the
-prompt library (latest version, create version), datasets (get by name, create, the item stream
-the SDK reads to deduplicate), and the server version. Everything else is accepted with 204.
+prompt library (latest version, create version), datasets (get by name, create, the items it
+was sent, streamed back when the SDK reads them to deduplicate), and the server version.
+Everything else is accepted with 204.
 
 Start it with `with FakeOpik() as opik:` and point the SDK at `opik.api_url`
 (OPIK_URL_OVERRIDE)."""
@@ -33,6 +34,7 @@ class FakeOpik:
     requests: list[Request] = field(default_factory=list)
     prompts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # by dataset, id
     # Path prefixes answered with `refuse_status`: 403, as for a wrong API key, which the SDK
     # does not retry (a 5xx it retries for ~10 s).
     refuse: set[str] = field(default_factory=set)
@@ -64,10 +66,14 @@ class FakeOpik:
                 with fake.lock:
                     fake.requests.append(request)
                     status, payload = fake.answer(request)
-                data = b"" if payload is None else json.dumps(payload).encode()
+                if isinstance(payload, bytes):
+                    data, kind = payload, "application/octet-stream"
+                else:
+                    data = b"" if payload is None else json.dumps(payload).encode()
+                    kind = "application/json"
                 self.send_response(status)
                 if data:
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -112,8 +118,20 @@ class FakeOpik:
             name = request.body["name"]
             self.datasets[name] = {"id": request.body.get("id") or str(uuid.uuid4()), "name": name}
             return 201, None
+        if path == "/datasets/items" and request.method == "PUT":
+            held = self.items.setdefault(request.body["dataset_name"], {})
+            for item in request.body["items"]:
+                held[item["id"]] = item
+            return 204, None
         if path == "/datasets/items/stream" and request.method == "POST":
-            return 200, None  # an empty stream: the dataset holds nothing yet
+            # What the dataset holds, as newline-delimited JSON pages after the cursor.
+            held = list(self.items.get(request.body["dataset_name"], {}).values())
+            after = request.body.get("last_retrieved_id")
+            if after is not None:
+                ids = [item["id"] for item in held]
+                held = held[ids.index(after) + 1 :] if after in ids else []
+            page = held[: request.body.get("steam_limit") or len(held)]
+            return 200, b"".join(json.dumps(item).encode() + b"\n" for item in page)
         if request.method == "GET":
             return 404, {"errors": ["not found"]}
         return 204, None

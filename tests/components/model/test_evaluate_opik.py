@@ -154,6 +154,29 @@ def test_the_sdk_sends_the_dataset_the_experiments_their_traces_and_scores(
     ]
 
 
+def test_a_second_evaluation_on_the_same_split_adds_no_dataset_items(
+    opik_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpik() as opik:
+        monkeypatch.setenv("OPIK_URL_OVERRIDE", opik.api_url)
+        dataset, runs = two_experiments()
+        experiments.record(opik_env / "first", dataset, runs)
+        first_items = len(opik.sent("PUT", "/datasets/items"))
+        again, second_runs = two_experiments()
+        experiments.record(opik_env / "second", again, second_runs)
+    # The SDK read the dataset back, found every item's content hash and sent none again;
+    # the new experiments link the items already there, under the same ids.
+    assert first_items == 1 and len(opik.sent("PUT", "/datasets/items")) == 1
+    assert len(opik.sent("POST", "/datasets/items/stream")) >= 1
+    linked = {
+        link["dataset_item_id"]
+        for body in opik.sent("POST", "/experiments/items")
+        for link in body["experiment_items"]
+        if link["experiment_id"] in {run.id for run in second_runs}
+    }
+    assert linked == set(opik.items[dataset.name]) and len(linked) == 3
+
+
 def test_opik_refusing_is_one_warning_and_the_local_records_stand(
     opik_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
