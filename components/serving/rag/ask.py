@@ -221,6 +221,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint", help="local endpoint (default: the one under --state)")
     parser.add_argument("--author", help="only this author's documents")
     parser.add_argument("--top-k", type=int, help="chunks given to the model")
+    parser.add_argument(
+        "--session", help="the conversation this question belongs to (the trace's thread_id)"
+    )
     parser.add_argument("--feedback", help='rate the answer: "up", "down" or a number 0..1')
     parser.add_argument("--comment", help="with --feedback: why")
     parser.add_argument("--better-answer", help="with --feedback: the answer it should have given")
@@ -273,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             payload["author"] = args.author
         if args.top_k is not None:
             payload["top_k"] = args.top_k
+        if args.session:
+            payload["session_id"] = args.session
         status, body = _post(f"{rag_url}/rag", payload)
         if status != 200 and not body.get("guardrail"):
             raise JobError(f"the RAG service answered HTTP {status}: {body.get('detail')}")
