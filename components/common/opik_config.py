@@ -109,7 +109,10 @@ def opik_settings(env: Mapping[str, str] | None = None) -> OpikSettings:
         inputs["api_key"] = key
     resolved = _sdk_config(inputs)
     file = resolved.config_file_fullpath
-    explicit_url = "url_override" in resolved.model_fields_set
+    # An empty OPIK_URL_OVERRIDE (exported blank) names no server.
+    explicit_url = "url_override" in resolved.model_fields_set and bool(
+        str(resolved.url_override or "").strip()
+    )
     if explicit_url:
         source = "OPIK_URL_OVERRIDE" if "url_override" in inputs else str(file)
     elif resolved.api_key:

@@ -107,6 +107,12 @@ def test_without_opik_traces_go_to_the_local_log_and_the_line_says_why(
     assert "no Opik URL configured" in tracer.description
 
 
+def test_a_blank_url_variable_names_no_server(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPIK_URL_OVERRIDE", "")
+    settings = opik_config.opik_settings()
+    assert not settings.configured and settings.url is None
+
+
 def test_track_disable_from_the_file_turns_tracing_off_only(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
