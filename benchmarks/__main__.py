@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import cli_and_compile, embeddings, executor, features, serving, training
+from benchmarks import (
+    cli_and_compile,
+    embeddings,
+    executor,
+    feature_updates,
+    features,
+    serving,
+    training,
+)
 
-SUITES = (cli_and_compile, executor, features, embeddings, serving, training)
+SUITES = (cli_and_compile, executor, features, feature_updates, embeddings, serving, training)
 
 
 def main() -> int:

@@ -20,6 +20,8 @@ TARGETS = {
     "tracing_overhead_opik": ("<=", 1.05),
     "embed_onnx_vs_torch": (">=", 1.5),
     "embed_onnx_recall_at_10": (">=", 0.95),
+    "feature_incremental_speedup": (">=", 20),
+    "feature_scaling": ("<=", 1.2),
 }
 
 
