@@ -13,7 +13,7 @@ import pytest
 from components.common.job import JobError
 from components.evaluate import experiments, text_metrics
 from components.evaluate.scoring import item_scores
-from tests.components.model.conftest import rows
+from tests.components.model.conftest import rows, run_component
 from tests.components.model.test_evaluate import evaluate_job, evaluation_root, register
 from tests.opik_fake import FakeOpik
 
@@ -223,3 +223,38 @@ def test_a_local_evaluation_leaves_dataset_and_experiment_records(
     assert {r["dataset_item_id"] for r in linked} == {item["id"] for item in items}
     names = {s["name"] for r in linked for s in r["feedback_scores"]}
     assert names == {"rouge_metric", "token_f1", "style_similarity", "answer_quality"}
+
+
+def test_the_evaluation_job_publishes_to_the_opik_it_is_configured_with(
+    tmp_path: Path, tiny_base: Path, opik_env: Path
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    root = evaluation_root(tmp_path, tiny_base, rows(2))
+    with FakeOpik() as opik:
+        done = run_component(
+            "evaluate",
+            root,
+            "--model-package-group",
+            "llm-twin-test",
+            "--max-new-tokens",
+            "8",
+            "--features-digest",
+            "cd" * 32,
+            env={
+                "SM_PIPELINES_LOCAL_STATE": str(state),
+                "OPIK_URL_OVERRIDE": opik.api_url,
+                experiments.REQUIRED_VARIABLE: "true",
+            },
+        )
+    assert done.returncode == 0, done.stderr
+    assert f"dataset and experiments go to Opik at {opik.api_url}" in done.stdout
+    report = json.loads((root / "processing/output/evaluation/evaluation.json").read_text())
+    published = report["opik"]
+    assert published["destination"].startswith(f"Opik at {opik.api_url}")
+    assert set(published["experiments"]) == {"candidate"}  # no champion yet
+    made = opik.sent("POST", "/experiments")
+    assert [(e["id"], e["dataset_name"]) for e in made] == [
+        (published["experiments"]["candidate"], "llm-twin-test-cdcdcdcdcdcdcdcd")
+    ]
+    assert len(opik.items["llm-twin-test-cdcdcdcdcdcdcdcd"]) == 2
