@@ -104,6 +104,10 @@ class FakeOpik:
             return self.refuse_status, {"errors": ["refused by the test"]}
         if request.path == "/api/is-alive/ver":
             return 200, {"version": "2.2.8"}
+        if request.path == "/api/is-alive/ping":
+            # The SDK's connection monitor: anything but 200 makes it hold messages back for
+            # a replay, and a test would miss what it sent.
+            return 200, {}
         if path == "/prompts/versions/retrieve" and request.method == "POST":
             versions = self.prompts.get(request.body["name"])
             if not versions:
