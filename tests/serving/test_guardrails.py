@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -82,6 +81,11 @@ def test_pii_and_key_like_string_are_found_with_their_types_and_positions() -> N
     keys = find_keys(WITH_PII)
     assert [(f.type, WITH_PII[f.start : f.end]) for f in keys] == [("AWSKey", KEY)]
     assert find_pii(QUESTION, ENTITIES) == [] and find_keys(QUESTION) == []
+    code = "evens = items[::2]; std::vector<int> v; at 10:30:00 on 2024-05-01, version 1.2.3"
+    assert find_pii(code, ENTITIES) == [] and find_keys(code) == []
+    assert [f.type for f in find_pii("host 2001:db8:85a3::8a2e:370:7334 is up", ENTITIES)] == [
+        "IP_ADDRESS"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -438,27 +442,29 @@ def test_ask_prints_the_verdicts_and_reads_the_guardrail_spans_of_its_trace(
     assert guardrails_line([]) == "off (RAG_GUARDRAILS=off)"
 
 
-def test_guardrail_spans_reach_an_opik_server_as_guardrail_spans(
+def test_guardrail_spans_reach_opik_as_guardrail_spans(
     opik_receiver: Any, make_service: Any
 ) -> None:
+    """What the service hands the Opik SDK, recorded by the SDK itself (as test_rag_tracing)."""
+    import opik
+
     service = make_service(OPIK_URL_OVERRIDE=opik_receiver.api_url)
     service.guardrails = Guardrails(policy())
-    client = TestClient(create_app(service, close_on_shutdown=False))
-    response = client.post("/rag", json={"query": WITH_PII, "author": ADA})
-    assert response.status_code == 200
-    assert service.tracer.flush(10)
-    # The SDK's flush can return while its last batch is still on the wire.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        sent = opik_receiver.items("/api/v1/private/spans/batch", "spans")
-        traces = opik_receiver.items("/api/v1/private/traces/batch", "traces")
-        if traces and len([s for s in sent if s["name"].startswith("guardrail:")]) >= 9:
-            break
-        time.sleep(0.05)
-    guards = {s["name"]: s for s in sent if s["name"].startswith("guardrail:")}
-    assert len(guards) == 9 and {s["type"] for s in guards.values()} == {"guardrail"}
-    assert guards["guardrail:input.pii"]["output"]["verdict"] == "redacted"
-    [trace] = traces
-    assert trace["metadata"]["guardrails"]["input.pii"] == "redacted"
-    everything = json.dumps(opik_receiver.posts)
+    with opik.record_traces_locally(client=service.tracer.sink.client) as storage:
+        client = TestClient(create_app(service, close_on_shutdown=False))
+        response = client.post("/rag", json={"query": WITH_PII, "author": ADA})
+        assert response.status_code == 200
+        assert service.tracer.flush(10)
+        [tree] = storage.trace_trees
+
+    def flat(spans: list[Any]) -> list[Any]:
+        return [item for span in spans for item in (span, *flat(span.spans))]
+
+    guards = {s.name: s for s in flat(tree.spans) if s.name.startswith("guardrail:")}
+    assert len(guards) == 9 and {s.type for s in guards.values()} == {"guardrail"}
+    assert guards["guardrail:input.pii"].output["verdict"] == "redacted"
+    assert tree.metadata["guardrails"]["input.pii"] == "redacted"
+    everything = json.dumps(
+        [tree.input, tree.output, [(s.input, s.output) for s in flat(tree.spans)]], default=str
+    )
     assert EMAIL not in everything and KEY not in everything

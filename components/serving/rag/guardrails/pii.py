@@ -76,6 +76,10 @@ def _cards(text: str, region: str) -> Iterable[tuple[int, int]]:
 def _addresses(text: str, region: str) -> Iterable[tuple[int, int]]:
     for pattern in (_IPV4, _IPV6):
         for match in pattern.finditer(text):
+            groups = [group for group in match.group().split(":") if group]
+            if pattern is _IPV6 and len(groups) < 3:
+                # "::2" is an address, and also a Python slice: too little to tell.
+                continue
             try:
                 ipaddress.ip_address(match.group())
             except ValueError:
