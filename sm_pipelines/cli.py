@@ -20,6 +20,13 @@ def _definitions(args: argparse.Namespace):
     return load_definitions(Path(args.definitions))
 
 
+def _load_sdk() -> None:
+    """The SageMaker SDK, imported with the garbage collector paused (compile/sdk.py)."""
+    from sm_pipelines.compile.sdk import load_sdk
+
+    load_sdk()
+
+
 def _relative(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -28,6 +35,7 @@ def _relative(path: Path) -> str:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    _load_sdk()
     from sm_pipelines.compile.build import build
 
     definitions = _definitions(args)
@@ -89,6 +97,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    _load_sdk()
     from sm_pipelines.aws.diff import diff
 
     _check_image_tag(args.image_tag)
@@ -108,6 +117,7 @@ def _check_image_tag(tag: str | None) -> None:
 
 
 def cmd_upsert(args: argparse.Namespace) -> int:
+    _load_sdk()
     from sm_pipelines.aws.upsert import upsert
 
     _check_image_tag(args.image_tag)

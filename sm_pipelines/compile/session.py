@@ -3,16 +3,22 @@
 The SDK (2.257) otherwise sends a telemetry GET on every job-step build and resolves AWS
 credentials when an Estimator creates its TensorBoard helper client (probing the instance
 metadata endpoint). Both are switched off here, only for the duration of a build.
+
+Each build session gets a fresh botocore session (its own region and placeholder credentials)
+but all share one data loader: a PipelineSession creates about a dozen clients, and a fresh
+loader parses each service's JSON model again (0.7 of the 1.2 s that 36 clients took when
+`build --check` compiled three environments). The loader's content is botocore's own files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 if TYPE_CHECKING:
@@ -48,9 +54,29 @@ def quiet_sdk() -> Iterator[None]:
                 logger.setLevel(level)
 
 
+@functools.cache
+def _shared_loader() -> Any:
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def _boto_session(region: str) -> Any:
+    """A boto3 session on a fresh botocore session that shares the process's data loader."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    session = boto3.Session(region_name=region, botocore_session=core, **_OFFLINE_CREDENTIALS)
+    # boto3 appends its own data folder to the loader's search paths on every session.
+    paths = _shared_loader().search_paths
+    paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
 @contextlib.contextmanager
 def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
-    import boto3
     from sagemaker.workflow.pipeline_context import PipelineSession
 
     with (
@@ -62,5 +88,4 @@ def offline_session(region: str, bucket: str) -> Iterator[PipelineSession]:
         ),
         quiet_sdk(),
     ):
-        boto_session = boto3.Session(region_name=region, **_OFFLINE_CREDENTIALS)
-        yield PipelineSession(boto_session=boto_session, default_bucket=bucket)
+        yield PipelineSession(boto_session=_boto_session(region), default_bucket=bucket)
