@@ -257,7 +257,9 @@ def opik_receiver() -> Iterator[OpikReceiver]:
             self.do_POST()
 
         def do_GET(self) -> None:
-            self._reply(404)
+            # The SDK's connection monitor pings; anything but 200 makes it hold messages back
+            # for a replay, and a test would miss what it sent.
+            self._reply(200 if self.path.startswith("/api/is-alive/") else 404)
 
     receiver = OpikReceiver(_Server(Handler))
     yield receiver
