@@ -63,9 +63,13 @@ def test_tiny_model_learns_and_prints_the_pipelines_metric_lines(
     assert (root / "model/tokenizer.json").is_file()
     # SageMaker reads the training loss with the definition's own regexes.
     definitions = compiled_step("train")["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
-    for definition in definitions:
+    per_step = [d for d in definitions if d["Name"].startswith("train:")]
+    for definition in per_step:
         found = re.findall(definition["Regex"], done.stdout)
         assert len(found) == 12, (definition, done.stdout)
+    # ...and the preference stage's figures once: no pairs here, so no DPO loss.
+    by_name = {d["Name"]: re.findall(d["Regex"], done.stdout) for d in definitions}
+    assert by_name["preference:pairs"] == ["0"] and by_name["preference:dpo_loss"] == []
     first_loss = float(re.findall(definitions[0]["Regex"], done.stdout)[0])
     assert first_loss == pytest.approx(losses[0], abs=1e-3)
 
