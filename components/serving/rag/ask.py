@@ -151,7 +151,9 @@ def where_the_trace_went(trace_id: str | None, tracing: dict[str, Any]) -> str:
                 "version": metadata.get("prompt_version"),
                 "commit": metadata.get("prompt_commit"),
             }
-            return f"trace {trace_id} (prompt {prompt_line(prompt)}) written to {path}"
+            # A request blocked before generation used no prompt.
+            used = f" (prompt {prompt_line(prompt)})" if prompt["name"] else " (no prompt used)"
+            return f"trace {trace_id}{used} written to {path}"
         return f"trace {trace_id} NOT found in {path} ({tracing})"
     return f"trace {trace_id} sent to {destination} (exported {tracing.get('exported', '?')})"
 
