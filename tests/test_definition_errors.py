@@ -65,6 +65,17 @@ DUPLICATE_STEP = """
 CASES = [
     # --- pipeline file: keys, types and values checked by the model -----------------------
     case(
+        "register-metadata-key-not-allowed",
+        Edit(
+            PIPELINE,
+            "    approval_status: {param: ModelApprovalStatus}\n",
+            "    approval_status: {param: ModelApprovalStatus}\n"
+            '    customer_metadata: {"bad;key": x}\n',
+        ),
+        f"{PIPE}:153: steps[6].customer_metadata: 'bad;key' is not a CustomerMetadataProperties "
+        "key (1-128 letters, digits, spaces and _.:/=+-@)",
+    ),
+    case(
         "pipeline-unknown-top-level-key",
         Edit(PIPELINE, "\nparameters:\n", "\nparamters:\n"),
         f"{PIPE}:13: paramters: unknown key 'paramters' (did you mean 'parameters'?)",

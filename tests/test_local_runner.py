@@ -220,6 +220,11 @@ def _gated_pipeline(score: str) -> str:
                     }
                 }
             },
+            # A reference into the evaluation report, as llm-twin-ct names its Opik experiment.
+            "CustomerMetadataProperties": {
+                "score": {"Std:Join": {"On": "=", "Values": ["score", score_get]}},
+                "source": "gate test",
+            },
         },
     }
     notify = {  # the shape the SDK's LambdaStep emits: inputs in Arguments, the rest beside
@@ -283,6 +288,7 @@ def test_condition_true_registers_and_runs_the_lambda(
     (version,) = registry.versions(state, "twins")
     assert version["ModelApprovalStatus"] == "PendingManualApproval"
     assert version["Metrics"] == {"ModelQuality.Statistics": {"metrics": {"score": 0.9}}}
+    assert version["CustomerMetadataProperties"] == {"score": "score=0.9", "source": "gate test"}
     arn = "arn:aws:sagemaker:us-east-1:000000000000:model-package/twins/1"
     assert execution.steps["notify"].properties["OutputParameters"] == [
         {"Name": "message", "Value": f"registered {arn}"}

@@ -182,7 +182,22 @@ class RegisterStepSpec(StepBase):
     metrics: MetricsSpec | None = None
     environment: dict[str, ValueField] = Field(default_factory=dict)
     model_package_description: str | None = None
+    # CreateModelPackage's CustomerMetadataProperties: key -> value (a literal or a reference,
+    # e.g. a JsonGet of the evaluation report), shown by Studio and `sm-pipelines models`.
+    customer_metadata: dict[str, ValueField] = Field(default_factory=dict, max_length=50)
     retry: RetrySpec | None = None
+
+    @field_validator("customer_metadata")
+    @classmethod
+    def _metadata_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # CreateModelPackage's own constraint on the keys (values are checked at run time).
+        for key in value:
+            if not 1 <= len(key) <= 128 or not re.match(r"^[\w\s.:/=+\-@]*$", key):
+                raise ValueError(
+                    f"{key!r} is not a CustomerMetadataProperties key (1-128 letters, digits, "
+                    "spaces and _.:/=+-@)"
+                )
+        return value
 
 
 class Comparison(Strict):

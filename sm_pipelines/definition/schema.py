@@ -53,6 +53,11 @@ STEP_GAPS: tuple[KnownGap, ...] = (
     ),
     KnownGap(("Arguments",), "ModelApprovalStatus", "registration status"),
     KnownGap(("Arguments",), "SkipModelValidation", "model registration"),
+    KnownGap(
+        ("Arguments",),
+        "CustomerMetadataProperties",
+        "model registration metadata (RegisterModel's customer_metadata_properties)",
+    ),
     KnownGap(("RetryPolicies", "*"), "ExceptionType", "the SDK emits a list of types", "list"),
     KnownGap(
         ("Arguments", "ProcessingOutputConfig", "Outputs", "*", "S3Output"),

@@ -40,6 +40,10 @@ def build(
         approval_status=ctx.resolve(step.approval_status),
         model_metrics=metrics,
         description=step.model_package_description or step.description,
+        customer_metadata_properties={
+            key: ctx.resolve(value) for key, value in step.customer_metadata.items()
+        }
+        or None,
     )
     step_built = ModelStep(
         name=step.name,

@@ -13,7 +13,7 @@ import pytest
 from components.common.job import JobError
 from components.evaluate import experiments, text_metrics
 from components.evaluate.scoring import item_scores
-from tests.components.model.conftest import rows, run_component
+from tests.components.model.conftest import compiled_step, rows, run_component
 from tests.components.model.test_evaluate import evaluate_job, evaluation_root, register
 from tests.opik_fake import FakeOpik
 
@@ -223,6 +223,19 @@ def test_a_local_evaluation_leaves_dataset_and_experiment_records(
     assert {r["dataset_item_id"] for r in linked} == {item["id"] for item in items}
     names = {s["name"] for r in linked for s in r["feedback_scores"]}
     assert names == {"rouge_metric", "token_f1", "style_similarity", "answer_quality"}
+    # The registered version names them: the register step's CustomerMetadataProperties read
+    # these paths of the report (a JsonGet on a missing path would fail the step in AWS).
+    metadata = compiled_step("register-RegisterModel")["Arguments"]["CustomerMetadataProperties"]
+    found = {}
+    for key, value in metadata.items():
+        node: Any = report
+        for part in value["Std:JsonGet"]["Path"].split("."):
+            node = node[part]
+        found[key] = node
+    assert found == {
+        "opik_dataset": "llm-twin-test-abababababababab",
+        "opik_experiment": opik["experiments"]["candidate"],
+    }
 
 
 def test_the_evaluation_job_publishes_to_the_opik_it_is_configured_with(
