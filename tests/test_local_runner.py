@@ -639,3 +639,21 @@ def test_jobs_see_the_local_state_and_extra_environment(state: LocalState, tmp_p
     ).start({})
     assert execution.status == "Succeeded", execution.failure_reason
     assert out.read_text() == f"{state.root}|x"
+
+
+def test_models_table_shows_a_versions_own_metrics_before_its_champions(
+    state: LocalState,
+) -> None:
+    report = {
+        "metrics": {"answer_quality": 0.41},
+        "champion": {"version": 1, "metrics": {f"m{i}": 0.1 for i in range(9)}},
+    }
+    registry.register(
+        state,
+        "twins",
+        {"ModelApprovalStatus": "Approved", "Metrics": {"ModelQuality.Statistics": report}},
+        "us-east-1",
+        "000000000000",
+    )
+    row = registry.models_table(state).splitlines()[1]
+    assert "metrics.answer_quality=0.41, champion." in row

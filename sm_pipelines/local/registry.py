@@ -195,7 +195,11 @@ def models_table(state: LocalState) -> str:
         lines.append(f"{group}")
         for version in versions(state, group):
             metrics = version_metrics(version)
-            shown = ", ".join(f"{k}={v:g}" for k, v in sorted(metrics.items())[:8])
+            # The version's own metrics before what its report says of others (the champion's).
+            ordered = sorted(
+                metrics.items(), key=lambda kv: (not kv[0].startswith("metrics."), kv[0])
+            )
+            shown = ", ".join(f"{k}={v:g}" for k, v in ordered[:8])
             metadata = version.get("CustomerMetadataProperties")
             if isinstance(metadata, dict) and metadata:
                 shown += "  " + ", ".join(f"{k}={v}" for k, v in sorted(metadata.items()))
