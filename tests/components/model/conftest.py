@@ -154,6 +154,12 @@ def resolve(node: Any, values: dict[str, Any]) -> Any:
         if set(node) == {"Std:Join"}:
             join = node["Std:Join"]
             return join["On"].join(str(resolve(v, values)) for v in join["Values"])
+        if set(node) == {"Std:JsonGet"}:
+            # A property file's JSON is given as the value of its Get; the Path walks into it.
+            found = values[node["Std:JsonGet"]["PropertyFile"]["Get"]]
+            for part in node["Std:JsonGet"]["Path"].split("."):
+                found = found[part]
+            return found
         return {key: resolve(value, values) for key, value in node.items()}
     if isinstance(node, list):
         return [resolve(item, values) for item in node]
@@ -175,6 +181,10 @@ def register_request(version: int, approval: str, s3: Any) -> dict[str, Any]:
     step = compiled_step("register-RegisterModel")
     evaluation_uri = f"s3://{BUCKET}/llm-twin/evaluate/exec-{version}/evaluation"
     report = {"metrics": {"answer_quality": round(0.4 + version / 100, 4), "perplexity": 5.0}}
+    opik = {
+        "dataset": {"name": "llm-twin-test-0123"},
+        "experiments": {"candidate": f"exp-{version}"},
+    }
     s3.put_object(
         Bucket=BUCKET,
         Key=f"llm-twin/evaluate/exec-{version}/evaluation/evaluation.json",
@@ -188,5 +198,6 @@ def register_request(version: int, approval: str, s3: Any) -> dict[str, Any]:
                 evaluation_uri
             ),
             "Parameters.ModelApprovalStatus": approval,
+            "Steps.evaluate.PropertyFiles.evaluation": {**report, "opik": opik},
         },
     )

@@ -30,6 +30,10 @@ def test_registration_and_approval_with_the_pipelines_request(aws: dict[str, Any
         "exec-1/evaluation/evaluation.json"
     )
     assert model_registry.champion(group) is None  # pending is not a champion
+    assert described["CustomerMetadataProperties"] == {
+        "opik_dataset": "llm-twin-test-0123",
+        "opik_experiment": "exp-1",
+    }
 
     sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     champion = model_registry.champion(group)
