@@ -14,6 +14,7 @@ succeeds either way: the pipeline's condition on `quality_ok` decides how the ru
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,8 +70,6 @@ def window_end(raw: str | None) -> datetime:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    import os
-
     from components.common.settings import llm_settings
     from components.monitor import events, metrics
     from components.monitor.report import Thresholds, summarise
@@ -108,12 +107,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report["guardrail_alert"]["event"] = {"emitted": False}
     if report["guardrail_alert"]["ok"] is False:
         detail = {
-            "pipeline": "llm-twin-monitoring",
-            "execution": args.execution_id,
-            "environment": os.environ.get("SM_PIPELINES_ENVIRONMENT", "local"),
-            "window_start": report["window"]["start"],
-            "window_end": report["window"]["end"],
-            "traces": report["traces"],
+            **_window_detail(report, args.execution_id),
             "reason": report["guardrail_alert"]["message"],
             "guardrails": report["metrics"]["guardrails"],
         }
@@ -121,12 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         report["guardrail_alert"]["event"] = {"emitted": True, **sent}
     if report["verdict"] == "quality_drop":
         detail = {
-            "pipeline": "llm-twin-monitoring",
-            "execution": args.execution_id,
-            "environment": os.environ.get("SM_PIPELINES_ENVIRONMENT", "local"),
-            "window_start": report["window"]["start"],
-            "window_end": report["window"]["end"],
-            "traces": report["traces"],
+            **_window_detail(report, args.execution_id),
             "quality": report["metrics"]["quality"],
             "reason": report["reason"],
             "metrics": report["metrics"],
@@ -134,6 +123,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         report["event"] = {"emitted": True, **events.emit(detail)}
     return report
+
+
+def _window_detail(report: dict[str, Any], execution_id: str) -> dict[str, Any]:
+    """What every monitoring event says of the run and the window it scored."""
+    return {
+        "pipeline": "llm-twin-monitoring",
+        "execution": execution_id,
+        "environment": os.environ.get("SM_PIPELINES_ENVIRONMENT", "local"),
+        "window_start": report["window"]["start"],
+        "window_end": report["window"]["end"],
+        "traces": report["traces"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
