@@ -21,19 +21,16 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.features import ROOT, _environment
+from benchmarks.features import sample_corpus
 from benchmarks.report import bench_line
-from components.common import embeddings, mongo, qdrant
+from components.common import embeddings, qdrant
 from components.common.domain import DocumentType, canonical_hash, stable_id
-from components.common.settings import mongo_settings, qdrant_settings
-from components.etl.__main__ import run as run_etl
+from components.common.settings import qdrant_settings
 from components.features.sync import FeatureSync, SyncReport
-from sm_pipelines.local.services import mongodb_server
 
 ROUNDS = 2
 SCALES = (1, 2, 4)
@@ -83,39 +80,29 @@ def _replicate(source: Any, target: Any, copies: int) -> None:
 
 
 def run() -> list[str]:
-    with tempfile.TemporaryDirectory(prefix="bench-feature-updates-") as directory:
-        workdir = Path(directory)
-        with (
-            mongodb_server(workdir / "mongodb") as uri,
-            _environment(
-                {"MONGODB_URI": uri, "MONGODB_DATABASE": "bench", "QDRANT_COLLECTION_PREFIX": ""}
-            ),
-        ):
-            run_etl("data/sample", "Ada Twin", 10.0, ROOT)
-            db = mongo.connect(mongo_settings())
-            scaled = {n: db.client[f"bench_x{n}"] for n in SCALES}
-            for n, target in scaled.items():
-                _replicate(db, target, n)
-            tokenizer, model = embeddings.load_tokenizer(), embeddings.load_model("torch")
-            embeddings.encode(model, ["warm-up: first calls pay for lazy init"] * 16)
-            full, incremental = [], []
-            per_1k: dict[int, list[float]] = {n: [] for n in SCALES}
-            wall_per_1k: dict[int, list[float]] = {n: [] for n in SCALES}
-            for index in range(ROUNDS):
-                store = workdir / f"incremental-{index}"
-                first = _sync(db, store, tokenizer, model)
-                full.append(first.seconds)
-                _edit_one_article(db, index)
-                rerun = _sync(db, store, tokenizer, model)
-                assert rerun.changed == 1 and 0 < rerun.chunks_embedded < first.chunks_embedded
-                incremental.append(rerun.seconds)
-                for n, source in scaled.items():
-                    started = time.process_time()
-                    report = _sync(source, workdir / f"x{n}-{index}", tokenizer, model)
-                    cpu = time.process_time() - started
-                    per_1k[n].append(1000 * cpu / report.chunks_embedded)
-                    wall_per_1k[n].append(1000 * report.seconds / report.chunks_embedded)
-            db.client.close()
+    with sample_corpus("bench-feature-updates-") as (workdir, db):
+        scaled = {n: db.client[f"bench_x{n}"] for n in SCALES}
+        for n, target in scaled.items():
+            _replicate(db, target, n)
+        tokenizer, model = embeddings.load_tokenizer(), embeddings.load_model("torch")
+        embeddings.encode(model, ["warm-up: first calls pay for lazy init"] * 16)
+        full, incremental = [], []
+        per_1k: dict[int, list[float]] = {n: [] for n in SCALES}
+        wall_per_1k: dict[int, list[float]] = {n: [] for n in SCALES}
+        for index in range(ROUNDS):
+            store = workdir / f"incremental-{index}"
+            first = _sync(db, store, tokenizer, model)
+            full.append(first.seconds)
+            _edit_one_article(db, index)
+            rerun = _sync(db, store, tokenizer, model)
+            assert rerun.changed == 1 and 0 < rerun.chunks_embedded < first.chunks_embedded
+            incremental.append(rerun.seconds)
+            for n, source in scaled.items():
+                started = time.process_time()
+                report = _sync(source, workdir / f"x{n}-{index}", tokenizer, model)
+                cpu = time.process_time() - started
+                per_1k[n].append(1000 * cpu / report.chunks_embedded)
+                wall_per_1k[n].append(1000 * report.seconds / report.chunks_embedded)
     best = {n: min(values) for n, values in per_1k.items()}
     print(
         f"# feature stage: full {min(full):.2f} s, one article changed {min(incremental):.3f} s; "

@@ -45,6 +45,26 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextmanager
+def sample_corpus(prefix: str) -> Iterator[tuple[Path, Any]]:
+    """A work folder and the MongoDB database holding data/sample as the ETL ingests it (a
+    SecantusDB server in the folder, gone afterwards)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
+        workdir = Path(directory)
+        with (
+            mongodb_server(workdir / "mongodb") as uri,
+            _environment(
+                {"MONGODB_URI": uri, "MONGODB_DATABASE": "bench", "QDRANT_COLLECTION_PREFIX": ""}
+            ),
+        ):
+            run_etl("data/sample", "Ada Twin", 10.0, ROOT)
+            db = mongo.connect(mongo_settings())
+            try:
+                yield workdir, db
+            finally:
+                db.client.close()
+
+
 def _fresh_store(workdir: Path, name: str) -> Any:
     os.environ["QDRANT_PATH"] = str(workdir / name)
     settings = qdrant_settings()
@@ -93,30 +113,20 @@ def _raw_encode(texts: list[str], model: Any) -> float:
 
 
 def run() -> list[str]:
-    with tempfile.TemporaryDirectory(prefix="bench-features-") as directory:
-        workdir = Path(directory)
-        with (
-            mongodb_server(workdir / "mongodb") as uri,
-            _environment(
-                {"MONGODB_URI": uri, "MONGODB_DATABASE": "bench", "QDRANT_COLLECTION_PREFIX": ""}
-            ),
-        ):
-            run_etl("data/sample", "Ada Twin", 10.0, ROOT)
-            db = mongo.connect(mongo_settings())
-            tokenizer, model = embeddings.load_tokenizer(), embeddings.load_model()
-            texts = [
-                chunk.text
-                for doc_type in DocumentType
-                for document in db[str(doc_type)].find()
-                for chunk in build_chunks(document, tokenizer)
-            ]
-            embeddings.encode(model, texts[:32])  # warm-up: first calls pay for lazy init
-            raw, stage, baseline = [], [], []
-            for index in range(ROUNDS):
-                raw.append(_raw_encode(texts, model))
-                stage.append(_stage(db, workdir, f"stage-{index}", tokenizer, model))
-                baseline.append(_baseline(db, workdir, f"baseline-{index}", tokenizer, model))
-            db.client.close()
+    with sample_corpus("bench-features-") as (workdir, db):
+        tokenizer, model = embeddings.load_tokenizer(), embeddings.load_model()
+        texts = [
+            chunk.text
+            for doc_type in DocumentType
+            for document in db[str(doc_type)].find()
+            for chunk in build_chunks(document, tokenizer)
+        ]
+        embeddings.encode(model, texts[:32])  # warm-up: first calls pay for lazy init
+        raw, stage, baseline = [], [], []
+        for index in range(ROUNDS):
+            raw.append(_raw_encode(texts, model))
+            stage.append(_stage(db, workdir, f"stage-{index}", tokenizer, model))
+            baseline.append(_baseline(db, workdir, f"baseline-{index}", tokenizer, model))
     return [
         bench_line("feature_vs_encode", max(stage) / max(raw), "ratio", ">=", 0.9),
         bench_line("feature_vs_baseline", max(stage) / max(baseline), "x", ">=", 1),
