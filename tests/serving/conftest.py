@@ -267,6 +267,18 @@ def opik_receiver() -> Iterator[OpikReceiver]:
 
 
 @pytest.fixture
+def monitor_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A local state folder the monitoring job reads traces from and writes events to."""
+    state = tmp_path / "state"
+    state.mkdir()
+    for name in ("OPIK_URL_OVERRIDE", "OPIK_API_KEY", "LLM_API_BASE", "LLM_TWIN_TRACES_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SM_PIPELINES_LOCAL_STATE", str(state))
+    monkeypatch.setenv("SM_ML_ROOT", str(tmp_path / "ml"))
+    return state
+
+
+@pytest.fixture
 def make_service(
     corpus_path: Path,
     embedder: tuple[Any, Any],

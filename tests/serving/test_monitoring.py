@@ -68,18 +68,6 @@ def window(count: int, answer: str, minutes_ago: int = 30, **fields: Any) -> lis
     ]
 
 
-@pytest.fixture
-def monitor_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A local state folder the job reads traces from and writes events to."""
-    state = tmp_path / "state"
-    state.mkdir()
-    for name in ("OPIK_URL_OVERRIDE", "OPIK_API_KEY", "LLM_API_BASE", "LLM_TWIN_TRACES_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SM_PIPELINES_LOCAL_STATE", str(state))
-    monkeypatch.setenv("SM_ML_ROOT", str(tmp_path / "ml"))
-    return state
-
-
 def run_monitor(tmp_path: Path, *args: str, end: datetime = NOW) -> dict[str, Any]:
     code = monitor_main(["--window-end", end.isoformat(), *args])
     assert code == 0

@@ -29,20 +29,6 @@ from tests.serving.test_monitoring import (
     write_log,
 )
 
-
-@pytest.fixture
-def monitor_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A local state folder the job reads traces from and writes events to (as
-    test_monitoring's)."""
-    state = tmp_path / "state"
-    state.mkdir()
-    for name in ("OPIK_URL_OVERRIDE", "OPIK_API_KEY", "LLM_API_BASE", "LLM_TWIN_TRACES_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SM_PIPELINES_LOCAL_STATE", str(state))
-    monkeypatch.setenv("SM_ML_ROOT", str(tmp_path / "ml"))
-    return state
-
-
 PASSED = {"input.pii": "passed", "input.injection": "passed", "output.grounding": "passed"}
 
 
