@@ -71,6 +71,7 @@ def run(raw_digest: str, batch_size: int) -> dict[str, Any]:
             settings,
             embeddings.load_tokenizer(),
             LazyEncoder(batch_size, runtime),
+            encode_group=batch_size,
             version=version,
         )
         report = sync.run()

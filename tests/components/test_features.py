@@ -181,3 +181,33 @@ def test_a_failed_write_stops_embedding_and_surfaces(
         client.close()
     # The worker stopped after at most the groups already queued, not after every chunk.
     assert len(calls) <= 4 and sum(calls) < 10
+
+
+def test_the_model_gets_one_batch_per_call_in_token_order(
+    stores: Stores, embedding_tokenizer: Any
+) -> None:
+    """Batches are formed here, by token count: model.encode would re-sort by characters, which
+    orders the sample's prose and code differently."""
+    ingest(Path(__file__).resolve().parents[2] / "data" / "sample")
+    groups: list[list[str]] = []
+
+    def encode(texts: list[str]) -> Any:
+        groups.append(list(texts))
+        return np.zeros((len(texts), 384), dtype=np.float32)
+
+    settings = qdrant_settings()
+    client = qdrant.connect(settings)
+    try:
+        FeatureSync(
+            mongo.connect(mongo_settings()),
+            client,
+            settings,
+            embedding_tokenizer,
+            encode,
+            encode_group=3,
+        ).run()
+    finally:
+        client.close()
+    assert len(groups) > 2 and all(len(g) == 3 for g in groups[:-1])
+    counts = [len(embedding_tokenizer.encode(text).ids) for group in groups for text in group]
+    assert counts == sorted(counts, reverse=True)
