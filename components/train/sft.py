@@ -2,11 +2,21 @@
 
 trl's SFTTrainer would add a dependency for what is here three small pieces: prompt-masked
 labels (components.common.prompting), a padding collator and a metrics printer.
+
+Precision: on a GPU with bfloat16 the model is loaded and trained in bfloat16. On a CPU the
+weights stay float32 and, where the CPU computes bfloat16 natively (the avx512_bf16 or amx_bf16
+flags: Cooper Lake, Sapphire Rapids and later Xeons, AMD Zen 4 and later), the Trainer runs the
+forward and backward passes under bfloat16 autocast (`bf16=True` with `use_cpu`): a LoRA step
+of SmolLM2-135M over 2 x 256 tokens took 1.5-1.75 s instead of 2.4-2.5 s on a 2-core Zen 4
+machine. Elsewhere (ml.m5's Skylake and Cascade Lake Xeons have no native bfloat16, and
+emulated bfloat16 is slower than float32) the CPU trains in float32. TRAIN_CPU_BF16=0 forces
+float32, =1 autocast; the report's `precision` says which ran.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict
@@ -15,6 +25,7 @@ from typing import Any
 
 from components.common import base_model
 from components.common.instruction_data import Example
+from components.common.job import JobError
 from components.common.prompting import IGNORE_INDEX, encode_example
 from components.common.twin_model import REPORT_FILE
 from components.train.config import TrainConfig
@@ -98,6 +109,32 @@ def fingerprint(config: TrainConfig, examples: list[Example], base: base_model.B
     return {"config": asdict(config), "data": data.hexdigest(), "base": base.to_json()}
 
 
+CPU_BF16_VARIABLE = "TRAIN_CPU_BF16"
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_cpu_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bfloat16 natively (read from /proc/cpuinfo's flags)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return any(flag in line.split() for flag in CPU_BF16_FLAGS)
+    return False
+
+
+def cpu_autocast_bf16(env: dict[str, str] | None = None) -> bool:
+    """bfloat16 autocast for CPU training: TRAIN_CPU_BF16 (0 or 1) if set, else native support."""
+    value = (os.environ if env is None else env).get(CPU_BF16_VARIABLE, "").strip()
+    if value in ("0", "1"):
+        return value == "1"
+    if value:
+        raise JobError(f"{CPU_BF16_VARIABLE}={value!r}: expected 0 or 1 (unset: by the CPU)")
+    return native_cpu_bf16()
+
+
 def train(
     config: TrainConfig,
     examples: list[Example],
@@ -118,6 +155,9 @@ def train(
     gpu = torch.cuda.is_available()
     config = config.for_device(gpu)
     dtype = torch.bfloat16 if gpu and torch.cuda.is_bf16_supported() else torch.float32
+    mixed_bf16 = dtype == torch.bfloat16 or (not gpu and cpu_autocast_bf16())
+    precision = "bf16" if dtype == torch.bfloat16 else ("bf16-autocast" if mixed_bf16 else "fp32")
+    print(f"train: precision {precision}", flush=True)
     model, tokenizer = base_model.load(base, dtype=dtype)
     rows = [
         asdict(encode_example(tokenizer, e.instruction, e.answer, config.max_seq_length))
@@ -156,7 +196,7 @@ def train(
         save_steps=config.save_steps,
         save_total_limit=2,
         seed=config.seed,
-        bf16=dtype == torch.bfloat16,
+        bf16=mixed_bf16,
         use_cpu=not gpu,
         report_to=[],
         disable_tqdm=True,
@@ -186,9 +226,7 @@ def train(
 
     pairs = preferences or []
     if len(pairs) >= config.preference_min_pairs:
-        preference = dpo.run(
-            model, tokenizer, pairs, config, gpu, dtype == torch.bfloat16, bad_preferences
-        )
+        preference = dpo.run(model, tokenizer, pairs, config, gpu, mixed_bf16, bad_preferences)
     else:
         preference = dpo.skipped(len(pairs), config, bad_preferences)
     saved = _save(model, tokenizer, model_dir, merge, dtype)
@@ -203,6 +241,7 @@ def train(
         "saved": saved,
         "resumed_from": Path(resume).name if resume else None,
         "device": "cuda" if gpu else "cpu",
+        "precision": precision,
         "train_loss": float(outcome.training_loss),
         "probe_rows": min(PROBE_ROWS, len(rows)),
         "probe_loss_before": round(probe_before, 4),

@@ -245,3 +245,48 @@ def test_gguf_conversion_is_cached_by_file_hash(smollm2_base: Any) -> None:
     assert "quantization_config" not in config  # a plain checkpoint, loadable without gguf
     again = base_model.local_gguf_model()
     assert again == smollm2_base
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("fpu sse2 avx2 avx512f avx512_vnni", False),
+        ("fpu sse2 avx512f avx512_bf16 avx512_vnni", True),
+        ("fpu sse2 amx_bf16 amx_tile", True),
+        ("fpu sse2 avx512_bf16x", False),
+    ],
+)
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path: Path, flags: str, native: bool) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    assert sft.native_cpu_bf16(cpuinfo) is native
+    assert sft.native_cpu_bf16(tmp_path / "absent") is False
+
+
+def test_train_cpu_bf16_overrides_the_cpu_and_refuses_other_values() -> None:
+    assert sft.cpu_autocast_bf16({"TRAIN_CPU_BF16": "1"}) is True
+    assert sft.cpu_autocast_bf16({"TRAIN_CPU_BF16": "0"}) is False
+    assert sft.cpu_autocast_bf16({}) is sft.native_cpu_bf16()
+    with pytest.raises(JobError, match=r"TRAIN_CPU_BF16='yes': expected 0 or 1"):
+        sft.cpu_autocast_bf16({"TRAIN_CPU_BF16": "yes"})
+
+
+@pytest.mark.parametrize(("setting", "precision"), [("1", "bf16-autocast"), ("0", "fp32")])
+def test_cpu_training_runs_in_the_precision_it_reports(
+    tmp_path: Path, tiny_base: Path, setting: str, precision: str
+) -> None:
+    root = training_root(tmp_path)
+    env = {"BASE_MODEL_ID": str(tiny_base), "TRAIN_CPU_BF16": setting}
+    done = run_component("train", root, env={**env, **hps(max_steps=8, learning_rate=0.02)})
+    assert done.returncode == 0, done.stderr
+    assert f"train: precision {precision}" in done.stdout
+    trained = report(root)
+    assert trained["precision"] == precision and trained["device"] == "cpu"
+    assert trained["probe_loss_after"] < trained["probe_loss_before"] - 0.5, trained
+
+
+def test_a_bad_train_cpu_bf16_is_one_line(tmp_path: Path, tiny_base: Path) -> None:
+    root = training_root(tmp_path)
+    env = {"BASE_MODEL_ID": str(tiny_base), "TRAIN_CPU_BF16": "fast"}
+    done = run_component("train", root, env={**env, **hps(max_steps=2)})
+    one_line_failure(done, "train", "TRAIN_CPU_BF16='fast': expected 0 or 1")
