@@ -193,6 +193,20 @@ def _state(args: argparse.Namespace):
     return local_settings(Path(args.definitions), args.state)[0]
 
 
+# StartPipelineExecution's limit on PipelineExecutionDescription.
+DESCRIPTION_LIMIT = 3072
+
+
+def _execution_description(value: str | None) -> str:
+    if value is None:
+        return ""
+    if len(value) > DESCRIPTION_LIMIT:
+        raise UserError(
+            f"--description: {len(value)} characters; SageMaker allows {DESCRIPTION_LIMIT}"
+        )
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sm_pipelines.local.launch import (
         parse_params,
@@ -239,7 +253,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.definition and not from_reference:
         stage_code(target, Path(args.definitions).resolve().parent)
     use_image_envs(target, Path(args.definitions).resolve().parent, args.images)
-    execution = run(target, parse_params(args.param or []), args.quiet, source, reference, selected)
+    execution = run(
+        target,
+        parse_params(args.param or []),
+        args.quiet,
+        source,
+        reference,
+        selected,
+        _execution_description(args.description),
+    )
     if not args.quiet:
         print(f"state: {target.state.root}")
     return 0 if execution.status == "Succeeded" else 1
@@ -401,6 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", help="selective run: the steps to run again, comma-separated")
     run.add_argument("--parallel", type=int, default=2, help="steps run at once (default: 2)")
     run.add_argument("--quiet", action="store_true", help="no live progress; one final line")
+    run.add_argument(
+        "--description",
+        help="the execution's description (PipelineExecutionDescription), kept in its record",
+    )
     run.add_argument(
         "--images",
         action="store_true",

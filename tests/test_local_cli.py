@@ -118,6 +118,10 @@ def test_stale_code_is_refused(in_project: Path, capsys: pytest.CaptureFixture[s
             ["run", "llm-twin-ct", "--local", "--param", "oops"],
             "--param 'oops': expected Name=Value",
         ),
+        (
+            ["run", "llm-twin-ct", "--local", "--description", "x" * 3073],
+            "--description: 3073 characters; SageMaker allows 3072",
+        ),
         (["describe", "zzzzzzzzzzzz"], "no execution 'zzzzzzzzzzzz'"),
         (["retry", "zzzzzzzzzzzz"], "no execution 'zzzzzzzzzzzz'"),
     ],
@@ -176,3 +180,21 @@ def test_foreign_definition_file_runs(
     )
     assert "other" in capsys.readouterr().out
     assert os.path.isdir(os.path.join(state, "executions"))
+    records = [json.loads(p.read_text()) for p in Path(state).glob("executions/*/execution.json")]
+    assert [r["description"] for r in records] == ["", ""]
+    assert (
+        _cli(
+            "run",
+            "--local",
+            "--definition",
+            str(path),
+            "--state",
+            state,
+            "--quiet",
+            "--description",
+            "nightly rehearsal",
+        )
+        == 0
+    )
+    records = [json.loads(p.read_text()) for p in Path(state).glob("executions/*/execution.json")]
+    assert sorted(r["description"] for r in records) == ["", "", "nightly rehearsal"]

@@ -127,6 +127,27 @@ def test_a_run_started_from_the_api_fails_and_its_step_panel_says_why(client: Te
     assert missing.status_code == 404 and "steps: prepare" in missing.json()["error"]
 
 
+def test_a_run_action_finds_its_own_execution_while_a_terminal_run_races_it(
+    client: TestClient, project: tuple[Path, LocalState]
+) -> None:
+    """The action's execution is the one carrying its description, not the first of the
+    pipeline that began after the button was pressed."""
+    definitions, state = project
+    response = client.post(f"/api/pipelines/{PIPELINE}/runs", json={"parameters": {}})
+    assert response.status_code == 202
+    # Started in this process while the action's CLI is still importing: it begins first.
+    terminal = ["--definitions", str(definitions), "run", PIPELINE, "--local", "--quiet"]
+    assert main([*terminal, "--state", str(state.root)]) == 0
+    action = finished(client, response.json())
+    listed = client.get("/api/executions", params={"pipeline": PIPELINE}).json()["executions"]
+    assert len(listed) == 2
+    by_id = {e["id"]: e for e in listed}
+    ours = by_id[action["execution"]]
+    assert ours["description"] == f"sm-pipelines ui action {action['id']}"
+    (other,) = [e for e in listed if e["id"] != action["execution"]]
+    assert other["description"] == "" and other["start"] < ours["start"]
+
+
 def test_retry_resumes_a_failed_execution_and_refuses_a_succeeded_one(
     client: TestClient,
 ) -> None:

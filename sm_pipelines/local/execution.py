@@ -88,6 +88,8 @@ class Execution:
     end: str | None = None
     failure_reason: str | None = None
     source: str = ""
+    # StartPipelineExecution's PipelineExecutionDescription (`run --description`).
+    description: str = ""
     # The local stores the run had (`local.services`); a retry starts the same ones.
     services: list[str] = field(default_factory=list)
 

@@ -228,6 +228,7 @@ def run(
     source: str,
     reference: Execution | None = None,
     selected: tuple[str, ...] = (),
+    description: str = "",
 ) -> Execution:
     if reference is not None:
         # A selective run starts from the reference's parameters, as SageMaker's does.
@@ -245,7 +246,7 @@ def run(
     try:
         with local_services(target.state.root, target.settings.services) as services:
             target.settings.environment.update(services)
-            execution = runner.start(parameters, source, reference, selected)
+            execution = runner.start(parameters, source, reference, selected, description)
     finally:
         _close_sinks(target.settings)
     progress.finish(execution)

@@ -85,6 +85,7 @@ class Runner:
         source: str = "",
         reference: Execution | None = None,
         selected: Collection[str] = (),
+        description: str = "",
     ) -> Execution:
         """Run the pipeline. With a `reference` execution, only the `selected` steps run and
         every other step's outputs are the reference's (SageMaker's selective execution)."""
@@ -105,6 +106,7 @@ class Runner:
             parameters=parameters,
             steps=steps,
             source=source,
+            description=description,
             services=list(self.settings.services),
         )
         return self._run(execution, previous=None)

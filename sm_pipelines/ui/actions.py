@@ -2,7 +2,9 @@
 `models approve|reject`) started as a subprocess of this Python, so a run from the page is the
 run a person would start in a terminal, and its state on disk is what the page polls. Each
 action's output goes to <state>/ui/actions/<id>.log; the page shows its tail and, once the
-run has written its record, the execution it started."""
+run has written its record, the execution it started: a run action passes
+`--description "sm-pipelines ui action <id>"` (the execution's PipelineExecutionDescription)
+and is matched to the execution whose record carries it, whatever else runs meanwhile."""
 
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ from sm_pipelines.local.execution import list_executions
 from sm_pipelines.ui.source import NotFound, ViewSource, tail_text
 
 OUTPUT_LINES = 40
+
+
+def description_of(action_id: str) -> str:
+    """The execution description that ties a run to the view's action that started it."""
+    return f"sm-pipelines ui action {action_id}"
 
 
 @dataclass
@@ -46,10 +53,12 @@ class Actions:
         definitions = str(self.source.definitions_dir)
         return [self.python, "-m", "sm_pipelines", "--definitions", definitions, *args]
 
-    def _start(self, kind: str, args: list[str], **known: Any) -> Action:
+    def _start(
+        self, kind: str, args: list[str], action_id: str | None = None, **known: Any
+    ) -> Action:
         folder = self.source.state.root / "ui" / "actions"
         folder.mkdir(parents=True, exist_ok=True)
-        action_id = secrets.token_hex(6)
+        action_id = action_id or secrets.token_hex(6)
         log = folder / f"{action_id}.log"
         command = self._cli(*args, "--state", str(self.source.state.root))
         # Taken before the process starts, so every execution it makes begins after it.
@@ -69,10 +78,12 @@ class Actions:
         return action
 
     def run(self, pipeline: str, parameters: dict[str, str]) -> Action:
+        action_id = secrets.token_hex(6)
         args = ["run", pipeline, "--local", "--env", self.source.env, "--quiet"]
+        args += ["--description", description_of(action_id)]
         for name, value in parameters.items():
             args += ["--param", f"{name}={value}"]
-        return self._start("run", args, pipeline=pipeline)
+        return self._start("run", args, action_id, pipeline=pipeline)
 
     def retry(self, execution: str, pipeline: str) -> Action:
         return self._start(
@@ -86,23 +97,19 @@ class Actions:
         return self._start(decision, args, extra={"group": group, "version": version})
 
     def _execution_of(self, action: Action) -> str | None:
-        """The execution a run action started: the first of its pipeline that began after it
-        and that no other action has claimed (the CLI prints the id only at the end; the
-        record is on disk from the first step). Two runs of one pipeline started within the
-        same fraction of a second may be matched the other way round; each is still found."""
+        """The execution a run action started: the one whose record carries the action's
+        description (the CLI prints the id only at the end; the record is on disk from the
+        first step)."""
         if action.execution or action.kind != "run":
             return action.execution
-        with self._lock:
-            claimed = {a.execution for a in self._actions.values() if a.execution}
-            candidates = [
-                e
-                for e in list_executions(self.source.state)
-                if e.pipeline == action.pipeline
-                and e.id not in claimed
-                and datetime.fromisoformat(e.start) >= action.started
-            ]
-            if candidates:
-                action.execution = min(candidates, key=lambda e: e.start).id
+        wanted = description_of(action.id)
+        found = [
+            e
+            for e in list_executions(self.source.state)
+            if e.description == wanted and datetime.fromisoformat(e.start) >= action.started
+        ]
+        if found:
+            action.execution = found[0].id
         return action.execution
 
     def describe(self, action_id: str) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def execution_summary(execution: Execution) -> dict[str, Any]:
         "end": execution.end,
         "seconds": round(execution.seconds(), 3),
         "source": execution.source,
+        "description": execution.description,
         "parameters": execution.parameters,
         "failure_reason": execution.failure_reason,
         "step_counts": counts,
