@@ -34,7 +34,7 @@ class FakeOpik:
     requests: list[Request] = field(default_factory=list)
     prompts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # by dataset, id
+    dataset_items: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # by name, id
     # Path prefixes answered with `refuse_status`: 403, as for a wrong API key, which the SDK
     # does not retry (a 5xx it retries for ~10 s).
     refuse: set[str] = field(default_factory=set)
@@ -123,13 +123,13 @@ class FakeOpik:
             self.datasets[name] = {"id": request.body.get("id") or str(uuid.uuid4()), "name": name}
             return 201, None
         if path == "/datasets/items" and request.method == "PUT":
-            held = self.items.setdefault(request.body["dataset_name"], {})
+            held = self.dataset_items.setdefault(request.body["dataset_name"], {})
             for item in request.body["items"]:
                 held[item["id"]] = item
             return 204, None
         if path == "/datasets/items/stream" and request.method == "POST":
             # What the dataset holds, as newline-delimited JSON pages after the cursor.
-            held = list(self.items.get(request.body["dataset_name"], {}).values())
+            held = list(self.dataset_items.get(request.body["dataset_name"], {}).values())
             after = request.body.get("last_retrieved_id")
             if after is not None:
                 ids = [item["id"] for item in held]

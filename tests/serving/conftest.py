@@ -1,9 +1,8 @@
-"""A tiny real corpus in a local Qdrant store, a stub model server and a stub Opik server, all
-on loopback, and a factory for the RAG service over them."""
+"""A tiny real corpus in a local Qdrant store, a stub model server and a stub Opik server (the
+one of tests/opik_fake.py), all on loopback, and a factory for the RAG service over them."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import threading
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.opik_fake import FakeOpik
 
 os.environ.setdefault("OPIK_SENTRY_ENABLE", "false")
 os.environ.setdefault("OPIK_ANALYTICS_ENABLE", "false")
@@ -212,16 +213,19 @@ def stub_model() -> Iterator[StubModel]:
     stub.server.stop()
 
 
-@dataclass
-class OpikReceiver:
-    """Stands in for an Opik server: keeps every JSON body it is sent, by path."""
-
-    server: _Server
-    posts: dict[str, list[Any]] = field(default_factory=dict)
+class OpikReceiver(FakeOpik):
+    """tests/opik_fake.py's Opik server, read the way these tests read it: the JSON bodies the
+    SDK wrote (POST, PUT, PATCH), by path, in the order the paths were first written."""
 
     @property
-    def api_url(self) -> str:
-        return f"{self.server.url}/api"
+    def posts(self) -> dict[str, list[Any]]:
+        written: dict[str, list[Any]] = {}
+        with self.lock:
+            for request in self.requests:
+                if request.method in ("POST", "PUT", "PATCH"):
+                    body = {} if request.body is None else request.body
+                    written.setdefault(request.path, []).append(body)
+        return written
 
     def items(self, path: str, key: str) -> list[dict[str, Any]]:
         return [item for body in self.posts.get(path, []) for item in body.get(key, [])]
@@ -229,41 +233,8 @@ class OpikReceiver:
 
 @pytest.fixture
 def opik_receiver() -> Iterator[OpikReceiver]:
-    receiver: OpikReceiver
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _reply(self, status: int = 204) -> None:
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.headers.get("Content-Encoding") == "gzip":
-                raw = gzip.decompress(raw)
-            path = self.path.split("?")[0]
-            receiver.posts.setdefault(path, []).append(json.loads(raw or b"{}"))
-            self._reply()
-
-        def do_PUT(self) -> None:
-            self.do_POST()
-
-        def do_PATCH(self) -> None:
-            self.do_POST()
-
-        def do_GET(self) -> None:
-            # The SDK's connection monitor pings; anything but 200 makes it hold messages back
-            # for a replay, and a test would miss what it sent.
-            self._reply(200 if self.path.startswith("/api/is-alive/") else 404)
-
-    receiver = OpikReceiver(_Server(Handler))
-    yield receiver
-    receiver.server.stop()
+    with OpikReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture

@@ -174,7 +174,7 @@ def test_a_second_evaluation_on_the_same_split_adds_no_dataset_items(
         for link in body["experiment_items"]
         if link["experiment_id"] in {run.id for run in second_runs}
     }
-    assert linked == set(opik.items[dataset.name]) and len(linked) == 3
+    assert linked == set(opik.dataset_items[dataset.name]) and len(linked) == 3
 
 
 def test_opik_refusing_is_one_warning_and_the_local_records_stand(
@@ -270,4 +270,4 @@ def test_the_evaluation_job_publishes_to_the_opik_it_is_configured_with(
     assert [(e["id"], e["dataset_name"]) for e in made] == [
         (published["experiments"]["candidate"], "llm-twin-test-cdcdcdcdcdcdcdcd")
     ]
-    assert len(opik.items["llm-twin-test-cdcdcdcdcdcdcdcd"]) == 2
+    assert len(opik.dataset_items["llm-twin-test-cdcdcdcdcdcdcdcd"]) == 2
