@@ -193,16 +193,15 @@ def _state(args: argparse.Namespace):
     return local_settings(Path(args.definitions), args.state)[0]
 
 
-# StartPipelineExecution's limit on PipelineExecutionDescription.
-DESCRIPTION_LIMIT = 3072
-
-
 def _execution_description(value: str | None) -> str:
+    from sm_pipelines import limits
+
+    # PipelineExecutionDescription has the same limit as a pipeline's description.
     if value is None:
         return ""
-    if len(value) > DESCRIPTION_LIMIT:
+    if len(value) > limits.DESCRIPTION_MAX:
         raise UserError(
-            f"--description: {len(value)} characters; SageMaker allows {DESCRIPTION_LIMIT}"
+            f"--description: {len(value)} characters; SageMaker allows {limits.DESCRIPTION_MAX}"
         )
     return value
 

@@ -163,38 +163,20 @@ def test_foreign_definition_file_runs(
     path = tmp_path / "other.json"
     path.write_text(json.dumps(definition))
     state = str(tmp_path / "state")
-    assert _cli("run", "--local", "--definition", str(path), "--state", state, "--quiet") == 0
-    assert (
-        _cli(
-            "run",
-            "--local",
-            "--definition",
-            str(path),
-            "--state",
-            state,
-            "--quiet",
-            "--param",
-            "Limit=9",
+
+    def run(*extra: str) -> int:
+        return _cli(
+            "run", "--local", "--definition", str(path), "--state", state, "--quiet", *extra
         )
-        == 1
-    )
+
+    def descriptions() -> list[str]:
+        records = Path(state).glob("executions/*/execution.json")
+        return sorted(json.loads(record.read_text())["description"] for record in records)
+
+    assert run() == 0
+    assert run("--param", "Limit=9") == 1
     assert "other" in capsys.readouterr().out
     assert os.path.isdir(os.path.join(state, "executions"))
-    records = [json.loads(p.read_text()) for p in Path(state).glob("executions/*/execution.json")]
-    assert [r["description"] for r in records] == ["", ""]
-    assert (
-        _cli(
-            "run",
-            "--local",
-            "--definition",
-            str(path),
-            "--state",
-            state,
-            "--quiet",
-            "--description",
-            "nightly rehearsal",
-        )
-        == 0
-    )
-    records = [json.loads(p.read_text()) for p in Path(state).glob("executions/*/execution.json")]
-    assert sorted(r["description"] for r in records) == ["", "", "nightly rehearsal"]
+    assert descriptions() == ["", ""]
+    assert run("--description", "nightly rehearsal") == 0
+    assert descriptions() == ["", "", "nightly rehearsal"]

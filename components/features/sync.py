@@ -216,7 +216,7 @@ class FeatureSync:
     def embed_and_write(self, chunks: list[Chunk]) -> float:
         """Embed `chunks` in a worker thread and upsert each group here as it arrives."""
         # Most tokens first: groups of similar length pad least.
-        ordered = sorted(chunks, key=lambda c: (-int(c.payload.get("tokens", 0)), c.id))
+        ordered = sorted(chunks, key=lambda c: (-c.payload["tokens"], c.id))
         groups = [
             ordered[i : i + self.encode_group] for i in range(0, len(ordered), self.encode_group)
         ]

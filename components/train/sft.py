@@ -155,7 +155,8 @@ def train(
     gpu = torch.cuda.is_available()
     config = config.for_device(gpu)
     dtype = torch.bfloat16 if gpu and torch.cuda.is_bf16_supported() else torch.float32
-    mixed_bf16 = dtype == torch.bfloat16 or (not gpu and cpu_autocast_bf16())
+    cpu_bf16 = cpu_autocast_bf16()  # read on every device, so a bad value is never ignored
+    mixed_bf16 = dtype == torch.bfloat16 or (not gpu and cpu_bf16)
     precision = "bf16" if dtype == torch.bfloat16 else ("bf16-autocast" if mixed_bf16 else "fp32")
     print(f"train: precision {precision}", flush=True)
     model, tokenizer = base_model.load(base, dtype=dtype)

@@ -61,7 +61,6 @@ class Actions:
         action_id = action_id or secrets.token_hex(6)
         log = folder / f"{action_id}.log"
         command = self._cli(*args, "--state", str(self.source.state.root))
-        # Taken before the process starts, so every execution it makes begins after it.
         started = datetime.now(UTC)
         with log.open("wb") as output:
             process = subprocess.Popen(
@@ -103,13 +102,9 @@ class Actions:
         if action.execution or action.kind != "run":
             return action.execution
         wanted = description_of(action.id)
-        found = [
-            e
-            for e in list_executions(self.source.state)
-            if e.description == wanted and datetime.fromisoformat(e.start) >= action.started
-        ]
+        found = [e.id for e in list_executions(self.source.state) if e.description == wanted]
         if found:
-            action.execution = found[0].id
+            action.execution = found[0]
         return action.execution
 
     def describe(self, action_id: str) -> dict[str, Any]:
